@@ -1,0 +1,7 @@
+import iced from 'iced-x86';
+
+/** Bytes accessed by each iced MemorySize value (0 when unknown/variable). */
+export const MEMSIZE_BYTES: number[] = [];
+for (let i = 0; i < 200; i++) {
+  try { MEMSIZE_BYTES.push(iced.MemorySizeExt.size(i)); } catch { MEMSIZE_BYTES.push(0); }
+}

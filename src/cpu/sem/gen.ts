@@ -1,0 +1,315 @@
+import { FnBody, T } from '../../jit/wasm/encoder.js';
+import { GPR, RIP, FLAG_OP, FLAG_RES, FLAG_A, FLAG_B, FLAG_AUX, RFLAGS, segOff, SEG_BASE, XMM, ICOUNT } from '../state-layout.js';
+import type { Insn } from '../decode.js';
+import { REG, RegClass } from '../regs.js';
+import { OpKind, Register } from '../iced.js';
+import { MEMSIZE_BYTES } from '../memsize.js';
+import { FK, flagOp, emitCond } from '../flags.js';
+import { MODE_CS64, MODE_NOLIMIT_SHIFT } from '../mode.js';
+
+/** Indices of the functions a block module imports (see src/jit/block-module.ts). */
+export interface RtFns {
+  rd: number[]; // by log2 size: rd8 rd16 rd32 rd64 : (i64 linear) -> i64
+  wr: number[]; // (i64 linear, i64 value)
+  flagsGet: number; // () -> i32
+  helper: number; // (i32 id) : calls a TypeScript helper bound at translation time
+  ioIn: number; // (port i32, size i32) -> i32
+  ioOut: number; // (port, size, value)
+  raise: number; // (vector, errcode) : throws a guest exception
+  segCheck: number; // (seg, offset i32, size, write) : limit/type check, throws #GP/#SS
+  mul128: number; // (a i64, b i64, signed i32) -> lo i64; hi in RET64
+  div128: number; // (hi, lo, divisor i64, signed i32, bytes i32) -> quotient; remainder in RET64 (raises #DE)
+}
+
+export type HelperFn = () => void;
+
+/** Sizes as log2 for rd/wr tables. */
+export const log2 = (b: number): number => (b === 1 ? 0 : b === 2 ? 1 : b === 4 ? 2 : 3);
+
+export function maskOf(f: FnBody, bytes: number): void {
+  if (bytes === 8) f.i64(-1, -1);
+  else f.i64(bytes === 4 ? 0xffffffff : (1 << (bytes * 8)) - 1, 0);
+}
+
+/**
+ * Translation context for one instruction inside a block. Semantics call these methods to emit Wasm;
+ * the same semantics serve every tier (only the state access strategy differs between tiers).
+ */
+export class Gen {
+  insn!: Insn;
+  /** Static knowledge of the lazy-flags kind at this point in the block (-1 unknown). */
+  lazyKind: FK | -1 = -1;
+  lazyBytes = 8;
+  /** Whether the flags this instruction writes are read later (liveness); when false, skip storing them. */
+  flagsLive = true;
+  /** Set when the instruction ended the block (it wrote RIP or transferred control). */
+  ended = false;
+  /** Set by semantics that must end the block after this instruction (mode changes, I/O, ...). */
+  endAfter = false;
+  /** Instructions retired in this block up to and including the current one. */
+  retired = 0;
+  private memAddrLocal = -1;
+
+  constructor(
+    readonly f: FnBody,
+    readonly mode: number,
+    readonly rt: RtFns,
+    readonly bindHelper: (fn: HelperFn) => number,
+  ) {}
+
+  get is64(): boolean { return (this.mode & MODE_CS64) !== 0; }
+  get bitness(): number { return this.insn.bitness; }
+
+  beginInsn(insn: Insn): void {
+    this.insn = insn;
+    this.memAddrLocal = -1;
+  }
+
+  tmp64(): number { return this.f.local(T.i64); }
+  tmp32(): number { return this.f.local(T.i32); }
+
+  // ---- registers -------------------------------------------------------------------------
+
+  /** Push GPR value (zero-extended i64) for an iced Register. */
+  getReg(r: number): void {
+    const info = REG[r];
+    if (info.cls !== RegClass.Gpr) throw new Error(`getReg: not a GPR (${r})`);
+    const off = GPR + info.idx * 8;
+    const f = this.f.i32(0);
+    if (info.width === 8) f.i64Load(off);
+    else if (info.width === 4) f.i64Load32U(off);
+    else if (info.width === 2) f.i64Load16U(off);
+    else f.i64Load8U(off + (info.hi8 ? 1 : 0));
+  }
+
+  /** Write GPR from a local holding i64 (x86 rules: 32-bit writes zero-extend, 8/16-bit merge). */
+  setRegFrom(r: number, local: number): void {
+    const info = REG[r];
+    if (info.cls !== RegClass.Gpr) throw new Error(`setReg: not a GPR (${r})`);
+    const off = GPR + info.idx * 8;
+    const f = this.f.i32(0).get(local);
+    if (info.width === 8) f.i64Store(off);
+    else if (info.width === 4) f.i64(0xffffffff, 0).i64And().i64Store(off);
+    else if (info.width === 2) f.i64Store16(off);
+    else f.i64Store8(off + (info.hi8 ? 1 : 0));
+  }
+
+  /** Full 64-bit GPR by number (0-15). */
+  getGpr(n: number): void { this.f.i32(0).i64Load(GPR + n * 8); }
+  setGprFrom(n: number, local: number): void { this.f.i32(0).get(local).i64Store(GPR + n * 8); }
+  /** Write GPR n at a width from a local (merging/zero-extending). */
+  setGprWidthFrom(n: number, bytes: number, local: number): void {
+    const off = GPR + n * 8;
+    const f = this.f.i32(0).get(local);
+    if (bytes === 8) f.i64Store(off);
+    else if (bytes === 4) f.i64(0xffffffff, 0).i64And().i64Store(off);
+    else if (bytes === 2) f.i64Store16(off);
+    else f.i64Store8(off);
+  }
+  getGprWidth(n: number, bytes: number): void {
+    const off = GPR + n * 8;
+    const f = this.f.i32(0);
+    if (bytes === 8) f.i64Load(off);
+    else if (bytes === 4) f.i64Load32U(off);
+    else if (bytes === 2) f.i64Load16U(off);
+    else f.i64Load8U(off);
+  }
+
+  // ---- operands --------------------------------------------------------------------------
+
+  opBytes(i: number): number {
+    const k = this.insn.opKind[i];
+    if (k === OpKind.Register) return REG[this.insn.opReg[i]].width || 0;
+    if (k === OpKind.Memory || (k >= OpKind.MemorySegSI && k <= OpKind.MemoryESRDI)) return MEMSIZE_BYTES[this.insn.memSize];
+    switch (k) {
+      case OpKind.Immediate8: case OpKind.Immediate8_2nd: return 1;
+      case OpKind.Immediate16: case OpKind.Immediate8to16: return 2;
+      case OpKind.Immediate32: case OpKind.Immediate8to32: return 4;
+      default: return 8;
+    }
+  }
+
+  isMem(i: number): boolean { return this.insn.opKind[i] === OpKind.Memory; }
+  isReg(i: number): boolean { return this.insn.opKind[i] === OpKind.Register; }
+
+  /** Push the effective address (offset within the segment, masked to the address size) as i64. */
+  effectiveAddress(): void {
+    const d = this.insn;
+    const f = this.f;
+    if (d.memBase === Register.RIP || d.memBase === Register.EIP) {
+      f.i64Big(d.addrSize === 4 ? d.memDispl & 0xffffffffn : d.memDispl);
+      return;
+    }
+    let terms = 0;
+    if (d.memBase !== Register.None) { this.getGprWidth(REG[d.memBase].idx, 8); terms++; }
+    if (d.memIndex !== Register.None) {
+      this.getGprWidth(REG[d.memIndex].idx, 8);
+      if (d.memScale > 1) f.i64(Math.log2(d.memScale), 0).i64Shl();
+      if (terms++) f.i64Add();
+    }
+    if (d.memDispl !== 0n || terms === 0) {
+      f.i64Big(d.memDispl);
+      if (terms++) f.i64Add();
+    }
+    if (d.addrSize === 4) f.i64(0xffffffff, 0).i64And();
+    else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
+  }
+
+  /** Segment slot index (0-5) for an iced segment Register. */
+  segIndex(r: number): number {
+    return r - Register.ES;
+  }
+
+  /**
+   * Push the linear address for `offset` (i64 on stack) through segment `seg` (slot 0-5), applying
+   * the base and, outside flat modes, a limit/type check for an access of `bytes` bytes.
+   */
+  linearize(seg: number, bytes: number, write: boolean): void {
+    const f = this.f;
+    if (this.is64) {
+      if (seg === 4 || seg === 5) f.i32(0).i64Load(segOff(seg, SEG_BASE)).i64Add();
+      return;
+    }
+    if (!(this.mode & (1 << (MODE_NOLIMIT_SHIFT + seg)))) {
+      const t = this.tmp64();
+      f.tee(t);
+      f.set(t);
+      f.i32(seg).get(t).i32WrapI64().i32(bytes).i32(write ? 1 : 0).call(this.rt.segCheck);
+      f.get(t);
+    }
+    f.i32(0).i64Load(segOff(seg, SEG_BASE)).i64Add().i64(0xffffffff, 0).i64And();
+  }
+
+  /** Linear address of the instruction's memory operand, computed once per instruction into a local. */
+  memLinear(write: boolean, bytes?: number): number {
+    if (this.memAddrLocal >= 0) return this.memAddrLocal;
+    const t = this.tmp64();
+    this.effectiveAddress();
+    this.linearize(this.segIndex(this.insn.memSeg), bytes ?? this.opBytes(this.memOperandIndex()), write);
+    this.f.set(t);
+    this.memAddrLocal = t;
+    return t;
+  }
+
+  private memOperandIndex(): number {
+    for (let i = 0; i < this.insn.opCount; i++) if (this.insn.opKind[i] === OpKind.Memory) return i;
+    return 0;
+  }
+
+  /** Push memory value at linear address in local `addr` (i64, zero-extended). */
+  load(addr: number, bytes: number): void {
+    this.f.get(addr).call(this.rt.rd[log2(bytes)]);
+  }
+  /** Store local `val` to linear address in local `addr`. */
+  store(addr: number, bytes: number, val: number): void {
+    this.f.get(addr).get(val).call(this.rt.wr[log2(bytes)]);
+  }
+
+  /** Push operand i's value (i64, zero-extended from its width; immediates as iced extended them, masked to `bytes`). */
+  readOp(i: number, bytes = this.opBytes(i)): void {
+    const d = this.insn;
+    const k = d.opKind[i];
+    if (k === OpKind.Register) { this.getReg(d.opReg[i]); return; }
+    if (k === OpKind.Memory) { this.load(this.memLinear(false, bytes), bytes); return; }
+    if (k >= OpKind.Immediate8 && k <= OpKind.Immediate32to64) {
+      let v = d.imm[i];
+      if (bytes < 8) v &= (1n << BigInt(bytes * 8)) - 1n;
+      this.f.i64Big(v);
+      return;
+    }
+    throw new Error(`readOp: operand kind ${k} unsupported`);
+  }
+
+  /** Write local `val` to operand i (register or memory). */
+  writeOp(i: number, val: number, bytes = this.opBytes(i)): void {
+    const d = this.insn;
+    const k = d.opKind[i];
+    if (k === OpKind.Register) { this.setRegFrom(d.opReg[i], val); return; }
+    if (k === OpKind.Memory) { this.store(this.memLinear(true, bytes), bytes, val); return; }
+    throw new Error(`writeOp: operand kind ${k} unsupported`);
+  }
+
+  // ---- flags -----------------------------------------------------------------------------
+
+  /** Record lazy flags for an operation whose operands and result are in locals. */
+  setFlags(kind: FK, bytes: number, res: number, a: number, b: number, aux?: number): void {
+    this.lazyKind = kind;
+    this.lazyBytes = bytes;
+    if (!this.flagsLive) return;
+    const f = this.f;
+    f.i32(0).i32(flagOp(kind, bytes)).i32Store(FLAG_OP);
+    f.i32(0).get(res).i64Store(FLAG_RES);
+    f.i32(0).get(a).i64Store(FLAG_A);
+    f.i32(0).get(b).i64Store(FLAG_B);
+    if (aux !== undefined) f.i32(0).get(aux).i64Store(FLAG_AUX);
+  }
+
+  /** Push i32 condition (x86 cc 0-15). */
+  cond(cc: number): void {
+    emitCond(this.f, cc, this.lazyKind, this.lazyBytes, this.rt.flagsGet);
+  }
+
+  /** Push the current CF as i64 0/1. */
+  carryI64(): void {
+    this.cond(2);
+    this.f.i64ExtendI32U();
+  }
+
+  /** Materialize flags (lazy state → RFLAGS) so that eager partial updates can follow. Pushes nothing. */
+  materializeFlags(): void {
+    this.f.call(this.rt.flagsGet).drop();
+    this.lazyKind = FK.NONE;
+  }
+
+  /**
+   * Eagerly set some RFLAGS bits (after materializeFlags): `mask` bits are replaced by the i32 on
+   * top of the stack (already positioned).
+   */
+  writeFlagBits(mask: number): void {
+    const t = this.tmp32();
+    const f = this.f;
+    f.set(t);
+    f.i32(0);
+    f.i32(0).i32Load(RFLAGS).i32(~mask).i32And();
+    f.get(t).i32(mask).i32And().i32Or();
+    f.i32Store(RFLAGS);
+  }
+
+  // ---- control ---------------------------------------------------------------------------
+
+  /** Store RIP = this instruction's address (so that a fault or helper sees a precise RIP). */
+  syncRip(): void { this.f.i32(0).i64Big(this.insn.ip).i64Store(RIP); }
+
+  /** Store RIP from an i64 local (masked to operand size by the caller) and end the block. */
+  jumpTo(local: number): void {
+    this.f.i32(0).get(local).i64Store(RIP);
+    this.ended = true;
+  }
+
+  jumpConst(target: bigint): void {
+    this.f.i32(0).i64Big(target).i64Store(RIP);
+    this.ended = true;
+  }
+
+  /** Account this block's retired instructions; called by the translator before every exit. */
+  addIcount(n: number): void {
+    if (n === 0) return;
+    this.f.i32(0).i32(0).i64Load(ICOUNT).i64(n, 0).i64Add().i64Store(ICOUNT);
+  }
+
+  /** Raise a guest exception (the import throws, so nothing after it runs). */
+  raise(vector: number, err = -1): void {
+    this.syncRip();
+    this.f.i32(vector).i32(err).call(this.rt.raise);
+  }
+
+  /** Call a TypeScript helper bound now; RIP is synced first so helpers see this instruction. */
+  callHelper(fn: HelperFn): void {
+    const id = this.bindHelper(fn);
+    this.syncRip();
+    this.f.i32(id).call(this.rt.helper);
+  }
+
+  // ---- XMM -------------------------------------------------------------------------------
+  xmmOff(r: number): number { return XMM + REG[r].idx * 16; }
+}

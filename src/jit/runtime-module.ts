@@ -1,0 +1,210 @@
+// The runtime module: Wasm functions every block module imports. Memory accesses take the TLB
+// fast path here and leave Wasm only on a miss; flags materialization and 128-bit mul/div too.
+import { ModuleBuilder, FnBody, T } from './wasm/encoder.js';
+import { TLB_BANK, BOUNCE, RET64 } from '../cpu/state-layout.js';
+import { emitMaterializer } from '../cpu/flags.js';
+
+export interface RuntimeImports {
+  /** Fill the TLB for a read of `size` bytes at linear (lo, hi); 1 = retry the fast path, 0 = value left in BOUNCE. Throws guest faults. */
+  tlb_miss_read(lo: number, hi: number, size: number): number;
+  /** Same for a write of (vlo, vhi); 0 = the write was done by the slow path. */
+  tlb_miss_write(lo: number, hi: number, size: number, vlo: number, vhi: number): number;
+  /** Raise a guest exception (throws). */
+  raise(vector: number, err: number): void;
+}
+
+export interface RuntimeExports {
+  rd8: Function; rd16: Function; rd32: Function; rd64: Function;
+  wr8: Function; wr16: Function; wr32: Function; wr64: Function;
+  flags_get: () => number;
+  mul128: Function;
+  div128: Function;
+}
+
+const SIZES = [1, 2, 4, 8];
+
+function emitEntry(f: FnBody, va: number, size: number, e: number): void {
+  // e = bank + ((va >> 12) & 4095) * 32
+  f.i32(0).i32Load(TLB_BANK);
+  f.get(va).i64(12, 0).i64ShrU().i32WrapI64().i32(4095).i32And().i32(5).i32Shl();
+  f.i32Add().set(e);
+  void size;
+}
+
+function emitTag(f: FnBody, va: number, size: number): void {
+  f.get(va);
+  if (size > 1) f.i64(size - 1, 0).i64Add();
+  f.i64(~0xfff, -1).i64And();
+}
+
+function emitRead(f: FnBody, size: number, self: number, missFn: number): void {
+  const va = 0;
+  const e = f.local(T.i32);
+  emitEntry(f, va, size, e);
+  f.get(e).i64Load(0);
+  emitTag(f, va, size);
+  f.i64Eq();
+  f.if_();
+  f.get(va).get(e).i64Load(16).i64Add().i32WrapI64();
+  if (size === 1) f.i64Load8U(); else if (size === 2) f.i64Load16U(); else if (size === 4) f.i64Load32U(); else f.i64Load();
+  f.return_();
+  f.end();
+  f.get(va).i32WrapI64().get(va).i64(32, 0).i64ShrU().i32WrapI64().i32(size).call(missFn);
+  f.if_(T.i64);
+  f.get(va).returnCall(self);
+  f.else_();
+  f.i32(0);
+  if (size === 1) f.i64Load8U(BOUNCE); else if (size === 2) f.i64Load16U(BOUNCE); else if (size === 4) f.i64Load32U(BOUNCE); else f.i64Load(BOUNCE);
+  f.end();
+}
+
+function emitWrite(f: FnBody, size: number, self: number, missFn: number): void {
+  const va = 0, v = 1;
+  const e = f.local(T.i32);
+  emitEntry(f, va, size, e);
+  f.get(e).i64Load(8);
+  emitTag(f, va, size);
+  f.i64Eq();
+  f.if_();
+  f.get(va).get(e).i64Load(16).i64Add().i32WrapI64().get(v);
+  if (size === 1) f.i64Store8(); else if (size === 2) f.i64Store16(); else if (size === 4) f.i64Store32(); else f.i64Store();
+  f.return_();
+  f.end();
+  f.get(va).i32WrapI64().get(va).i64(32, 0).i64ShrU().i32WrapI64().i32(size);
+  f.get(v).i32WrapI64().get(v).i64(32, 0).i64ShrU().i32WrapI64();
+  f.call(missFn);
+  f.if_();
+  f.get(va).get(v).returnCall(self);
+  f.end();
+}
+
+/** mul128(a, b, signed) -> low 64 bits; high 64 bits stored at RET64. */
+function emitMul128(f: FnBody): void {
+  const a = 0, b = 1, signed = 2;
+  const p00 = f.local(T.i64), p01 = f.local(T.i64), p10 = f.local(T.i64), mid = f.local(T.i64), hi = f.local(T.i64);
+  const lo32 = (x: number) => f.get(x).i64(0xffffffff, 0).i64And();
+  const hi32 = (x: number) => f.get(x).i64(32, 0).i64ShrU();
+  lo32(a); lo32(b); f.i64Mul().set(p00);
+  lo32(a); hi32(b); f.i64Mul().set(p01);
+  hi32(a); lo32(b); f.i64Mul().set(p10);
+  hi32(p00); lo32(p01); f.i64Add(); lo32(p10); f.i64Add().set(mid);
+  hi32(a); hi32(b); f.i64Mul(); hi32(p01); f.i64Add(); hi32(p10); f.i64Add(); hi32(mid); f.i64Add().set(hi);
+  f.get(signed).if_();
+  // signed high = unsigned high - (a<0 ? b : 0) - (b<0 ? a : 0)
+  f.get(hi).get(b).i64(0, 0).get(a).i64(0, 0).i64LtS().select().i64Sub();
+  f.get(a).i64(0, 0).get(b).i64(0, 0).i64LtS().select().i64Sub().set(hi);
+  f.end();
+  f.i32(0).get(hi).i64Store(RET64);
+  lo32(p00); f.get(mid).i64(32, 0).i64Shl().i64Or();
+}
+
+/**
+ * div128(hi, lo, d, signed, bytes) -> quotient; remainder at RET64. For bytes < 8 the dividend is
+ * `lo` alone (already extended by the caller). Raises #DE on divide-by-zero or quotient overflow.
+ */
+function emitDiv128(f: FnBody, raiseFn: number): void {
+  const hi = 0, lo = 1, d = 2, signed = 3, bytes = 4;
+  const q = f.local(T.i64), r = f.local(T.i64), negQ = f.local(T.i32), negR = f.local(T.i32), i = f.local(T.i32), carry = f.local(T.i64);
+  const de = () => { f.i32(0).i32(-1).call(raiseFn).unreachable(); };
+  f.get(d).i64Eqz().if_(); de(); f.end();
+  f.get(bytes).i32(8).i32Ne().if_(T.i64);
+  {
+    // Narrow forms: the whole dividend fits in i64.
+    f.get(signed).if_(T.i64);
+    f.get(lo).i64(0, 0x80000000 | 0).i64Eq().get(d).i64(-1, -1).i64Eq().i32And().if_(); de(); f.end();
+    f.get(lo).get(d).i64RemS().set(r);
+    f.get(lo).get(d).i64DivS().tee(q);
+    // range check: q must fit in bytes*8 signed bits: sext(q, w) == q
+    f.get(bytes).i32(1).i32Eq().if_(T.i64).get(q).i64Extend8S().else_()
+      .get(bytes).i32(2).i32Eq().if_(T.i64).get(q).i64Extend16S().else_().get(q).i64Extend32S().end().end();
+    f.i64Ne().if_(); de(); f.end();
+    f.get(q);
+    f.else_();
+    f.get(lo).get(d).i64RemU().set(r);
+    f.get(lo).get(d).i64DivU().tee(q);
+    // q must be <= mask
+    f.i64(-1, -1).get(bytes).i64ExtendI32U().i64(3, 0).i64Shl().i64Shl().i64(-1, -1).i64Xor();
+    f.i64GtU().if_(); de(); f.end();
+    f.get(q);
+    f.end();
+    f.else_();
+    // 128 / 64
+    f.i32(0).set(negQ).i32(0).set(negR);
+    f.get(signed).if_();
+    f.get(hi).i64(0, 0).i64LtS().if_();
+    f.i32(1).set(negQ).i32(1).set(negR);
+    f.get(hi).i64(-1, -1).i64Xor().get(lo).i64Eqz().i64ExtendI32U().i64Add().set(hi);
+    f.i64(0, 0).get(lo).i64Sub().set(lo);
+    f.end();
+    f.get(d).i64(0, 0).i64LtS().if_();
+    f.get(negQ).i32(1).i32Xor().set(negQ);
+    f.i64(0, 0).get(d).i64Sub().set(d);
+    f.end();
+    f.end();
+    f.get(hi).get(d).i64GeU().if_(); de(); f.end();
+    f.get(hi).i64Eqz().if_();
+    f.get(lo).get(d).i64DivU().set(q).get(lo).get(d).i64RemU().set(r);
+    f.else_();
+    f.i32(64).set(i);
+    f.loop();
+    f.get(hi).i64(63, 0).i64ShrU().set(carry);
+    f.get(hi).i64(1, 0).i64Shl().get(lo).i64(63, 0).i64ShrU().i64Or().set(hi);
+    f.get(lo).i64(1, 0).i64Shl().set(lo);
+    f.get(carry).i64Eqz().i32Eqz().get(hi).get(d).i64GeU().i32Or().if_();
+    f.get(hi).get(d).i64Sub().set(hi);
+    f.get(lo).i64(1, 0).i64Or().set(lo);
+    f.end();
+    f.get(i).i32(1).i32Sub().tee(i).brIf(0);
+    f.end();
+    f.get(lo).set(q).get(hi).set(r);
+    f.end();
+    f.get(signed).if_();
+    // quotient range
+    f.get(negQ).if_();
+    f.get(q).i64(0, 0x80000000 | 0).i64GtU().if_(); de(); f.end();
+    f.i64(0, 0).get(q).i64Sub().set(q);
+    f.else_();
+    f.get(q).i64(0, 0x80000000 | 0).i64GeU().if_(); de(); f.end();
+    f.end();
+    f.get(negR).if_(); f.i64(0, 0).get(r).i64Sub().set(r); f.end();
+    f.end();
+    f.get(q);
+  }
+  f.end();
+  f.i32(0).get(r).i64Store(RET64);
+}
+
+export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array {
+  const m = new ModuleBuilder({ module: 'env', name: 'mem', pages, maxPages });
+  const missRead = m.importFunction('js', 'tlb_miss_read', [T.i32, T.i32, T.i32], [T.i32]);
+  const missWrite = m.importFunction('js', 'tlb_miss_write', [T.i32, T.i32, T.i32, T.i32, T.i32], [T.i32]);
+  const raise = m.importFunction('js', 'raise', [T.i32, T.i32], []);
+  for (const s of SIZES) {
+    const idx = m.declareFunction([T.i64], [T.i64], `rd${s * 8}`);
+    const f = new FnBody(1);
+    emitRead(f, s, idx, missRead);
+    m.setBody(idx, f);
+  }
+  for (const s of SIZES) {
+    const idx = m.declareFunction([T.i64, T.i64], [], `wr${s * 8}`);
+    const f = new FnBody(2);
+    emitWrite(f, s, idx, missWrite);
+    m.setBody(idx, f);
+  }
+  {
+    const f = new FnBody(0);
+    emitMaterializer(f);
+    m.addFunction([], [T.i32], f, 'flags_get');
+  }
+  {
+    const f = new FnBody(3);
+    emitMul128(f);
+    m.addFunction([T.i64, T.i64, T.i32], [T.i64], f, 'mul128');
+  }
+  {
+    const f = new FnBody(5);
+    emitDiv128(f, raise);
+    m.addFunction([T.i64, T.i64, T.i64, T.i32, T.i32], [T.i64], f, 'div128');
+  }
+  return m.emit();
+}

@@ -1,0 +1,503 @@
+// A small WebAssembly binary encoder. The cold tier builds hundreds of block functions per
+// module; a hand-written encoder is ~10x cheaper than binaryen for that (design/data-path.md).
+
+export const enum T {
+  i32 = 0x7f,
+  i64 = 0x7e,
+  f32 = 0x7d,
+  f64 = 0x7c,
+  v128 = 0x7b,
+  void = 0x40,
+}
+
+/** Growable byte buffer with LEB128 helpers. */
+export class ByteBuf {
+  buf = new Uint8Array(256);
+  len = 0;
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const nb = new Uint8Array(cap);
+    nb.set(this.buf.subarray(0, this.len));
+    this.buf = nb;
+  }
+
+  byte(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+
+  bytes(a: ArrayLike<number>): void {
+    this.ensure(a.length);
+    this.buf.set(a, this.len);
+    this.len += a.length;
+  }
+
+  u32(v: number): void {
+    v >>>= 0;
+    this.ensure(5);
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v !== 0) b |= 0x80;
+      this.buf[this.len++] = b;
+    } while (v !== 0);
+  }
+
+  s32(v: number): void {
+    v |= 0;
+    this.ensure(5);
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+        this.buf[this.len++] = b;
+        return;
+      }
+      this.buf[this.len++] = b | 0x80;
+    }
+  }
+
+  /** Signed LEB128 of a 64-bit value given as (lo, hi) 32-bit halves: no BigInt. */
+  s64(lo: number, hi: number): void {
+    lo >>>= 0;
+    hi |= 0;
+    this.ensure(10);
+    for (;;) {
+      const b = lo & 0x7f;
+      // shift the 64-bit pair right by 7 (arithmetic)
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>= 7;
+      const signBit = b & 0x40;
+      if ((hi === 0 && lo === 0 && !signBit) || (hi === -1 && lo === 0xffffffff && signBit)) {
+        this.buf[this.len++] = b;
+        return;
+      }
+      this.buf[this.len++] = b | 0x80;
+    }
+  }
+
+  name(s: string): void {
+    const e = new TextEncoder().encode(s);
+    this.u32(e.length);
+    this.bytes(e);
+  }
+
+  section(id: number, body: ByteBuf): void {
+    this.byte(id);
+    this.u32(body.len);
+    this.bytes(body.buf.subarray(0, body.len));
+  }
+
+  result(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+export interface FuncType {
+  params: T[];
+  results: T[];
+}
+
+interface ImportFn {
+  module: string;
+  name: string;
+  type: number;
+}
+
+interface DefinedFn {
+  type: number;
+  body: FnBody;
+  exportName?: string;
+}
+
+/** One Wasm module under construction. All modules import the shared memory as env.mem. */
+export class ModuleBuilder {
+  private types: FuncType[] = [];
+  private typeKeys = new Map<string, number>();
+  private imports: ImportFn[] = [];
+  private importKeys = new Map<string, number>();
+  private funcs: DefinedFn[] = [];
+  private tableImport: { module: string; name: string; min: number } | null = null;
+  private sealedImports = false;
+
+  constructor(private readonly memImport: { module: string; name: string; pages: number; maxPages?: number; shared?: boolean } | null) {}
+
+  typeIndex(params: T[], results: T[]): number {
+    const key = params.join(',') + '>' + results.join(',');
+    let idx = this.typeKeys.get(key);
+    if (idx === undefined) {
+      idx = this.types.length;
+      this.types.push({ params, results });
+      this.typeKeys.set(key, idx);
+    }
+    return idx;
+  }
+
+  /** Import a function; returns its function index. Must precede any addFunction. */
+  importFunction(module: string, name: string, params: T[], results: T[]): number {
+    const key = module + '.' + name;
+    const existing = this.importKeys.get(key);
+    if (existing !== undefined) return existing;
+    if (this.sealedImports) throw new Error('imports must be declared before functions');
+    const idx = this.imports.length;
+    this.imports.push({ module, name, type: this.typeIndex(params, results) });
+    this.importKeys.set(key, idx);
+    return idx;
+  }
+
+  importTable(module: string, name: string, min: number): void {
+    this.tableImport = { module, name, min };
+  }
+
+  /** Reserve a function index now (so bodies can call each other); fill it with setBody. */
+  declareFunction(params: T[], results: T[], exportName?: string): number {
+    this.sealedImports = true;
+    const idx = this.imports.length + this.funcs.length;
+    this.funcs.push({ type: this.typeIndex(params, results), body: null as unknown as FnBody, exportName });
+    return idx;
+  }
+
+  setBody(funcIndex: number, body: FnBody): void {
+    this.funcs[funcIndex - this.imports.length].body = body;
+  }
+
+  addFunction(params: T[], results: T[], body: FnBody, exportName?: string): number {
+    const idx = this.declareFunction(params, results, exportName);
+    this.setBody(idx, body);
+    return idx;
+  }
+
+  get functionCount(): number {
+    return this.funcs.length;
+  }
+
+  emit(): Uint8Array {
+    const out = new ByteBuf();
+    out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+    // type section
+    const ts = new ByteBuf();
+    ts.u32(this.types.length);
+    for (const t of this.types) {
+      ts.byte(0x60);
+      ts.u32(t.params.length);
+      for (const p of t.params) ts.byte(p);
+      ts.u32(t.results.length);
+      for (const r of t.results) ts.byte(r);
+    }
+    out.section(1, ts);
+    // import section
+    const is = new ByteBuf();
+    const nImports = this.imports.length + (this.memImport ? 1 : 0) + (this.tableImport ? 1 : 0);
+    is.u32(nImports);
+    if (this.memImport) {
+      const m = this.memImport;
+      is.name(m.module);
+      is.name(m.name);
+      is.byte(0x02);
+      if (m.maxPages !== undefined) {
+        is.byte(m.shared ? 0x03 : 0x01);
+        is.u32(m.pages);
+        is.u32(m.maxPages);
+      } else {
+        is.byte(0x00);
+        is.u32(m.pages);
+      }
+    }
+    if (this.tableImport) {
+      is.name(this.tableImport.module);
+      is.name(this.tableImport.name);
+      is.byte(0x01);
+      is.byte(0x70);
+      is.byte(0x00);
+      is.u32(this.tableImport.min);
+    }
+    for (const im of this.imports) {
+      is.name(im.module);
+      is.name(im.name);
+      is.byte(0x00);
+      is.u32(im.type);
+    }
+    if (nImports) out.section(2, is);
+    // function section
+    const fs = new ByteBuf();
+    fs.u32(this.funcs.length);
+    for (const f of this.funcs) fs.u32(f.type);
+    out.section(3, fs);
+    // export section
+    const exported = this.funcs.map((f, i) => ({ f, i })).filter((x) => x.f.exportName !== undefined);
+    const es = new ByteBuf();
+    es.u32(exported.length);
+    for (const { f, i } of exported) {
+      es.name(f.exportName!);
+      es.byte(0x00);
+      es.u32(this.imports.length + i);
+    }
+    out.section(7, es);
+    // code section
+    const cs = new ByteBuf();
+    cs.u32(this.funcs.length);
+    for (const f of this.funcs) {
+      const body = f.body.finish();
+      cs.u32(body.length);
+      cs.bytes(body);
+    }
+    out.section(10, cs);
+    return out.result();
+  }
+}
+
+/**
+ * A function body as a stack-machine instruction stream. Methods mirror Wasm opcodes so that
+ * instruction semantics read like the code they generate.
+ */
+export class FnBody {
+  readonly code = new ByteBuf();
+  private localTypes: T[] = [];
+  constructor(readonly paramCount: number) {}
+
+  /** Declare a new local of type t; returns its index. */
+  local(t: T): number {
+    this.localTypes.push(t);
+    return this.paramCount + this.localTypes.length - 1;
+  }
+
+  finish(): Uint8Array {
+    const out = new ByteBuf();
+    // Run-length encode local declarations.
+    const groups: [number, T][] = [];
+    for (const t of this.localTypes) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    out.u32(groups.length);
+    for (const [n, t] of groups) {
+      out.u32(n);
+      out.byte(t);
+    }
+    out.bytes(this.code.buf.subarray(0, this.code.len));
+    out.byte(0x0b); // end
+    return out.result();
+  }
+
+  op(b: number): this { this.code.byte(b); return this; }
+
+  // control
+  unreachable(): this { return this.op(0x00); }
+  nop(): this { return this.op(0x01); }
+  block(t: T = T.void): this { this.code.byte(0x02); this.code.byte(t); return this; }
+  loop(t: T = T.void): this { this.code.byte(0x03); this.code.byte(t); return this; }
+  if_(t: T = T.void): this { this.code.byte(0x04); this.code.byte(t); return this; }
+  else_(): this { return this.op(0x05); }
+  end(): this { return this.op(0x0b); }
+  br(depth: number): this { this.code.byte(0x0c); this.code.u32(depth); return this; }
+  brIf(depth: number): this { this.code.byte(0x0d); this.code.u32(depth); return this; }
+  brTable(depths: number[], dflt: number): this {
+    this.code.byte(0x0e);
+    this.code.u32(depths.length);
+    for (const d of depths) this.code.u32(d);
+    this.code.u32(dflt);
+    return this;
+  }
+  return_(): this { return this.op(0x0f); }
+  call(fn: number): this { this.code.byte(0x10); this.code.u32(fn); return this; }
+  callIndirect(typeIdx: number, table = 0): this { this.code.byte(0x11); this.code.u32(typeIdx); this.code.u32(table); return this; }
+  returnCall(fn: number): this { this.code.byte(0x12); this.code.u32(fn); return this; }
+  returnCallIndirect(typeIdx: number, table = 0): this { this.code.byte(0x13); this.code.u32(typeIdx); this.code.u32(table); return this; }
+  drop(): this { return this.op(0x1a); }
+  select(): this { return this.op(0x1b); }
+
+  // variables
+  get(l: number): this { this.code.byte(0x20); this.code.u32(l); return this; }
+  set(l: number): this { this.code.byte(0x21); this.code.u32(l); return this; }
+  tee(l: number): this { this.code.byte(0x22); this.code.u32(l); return this; }
+
+  // memory (alignment hint 0: guest accesses may be unaligned)
+  private mem(op: number, offset: number): this {
+    this.code.byte(op);
+    this.code.u32(0);
+    this.code.u32(offset);
+    return this;
+  }
+  i32Load(o = 0): this { return this.mem(0x28, o); }
+  i64Load(o = 0): this { return this.mem(0x29, o); }
+  f32Load(o = 0): this { return this.mem(0x2a, o); }
+  f64Load(o = 0): this { return this.mem(0x2b, o); }
+  i32Load8S(o = 0): this { return this.mem(0x2c, o); }
+  i32Load8U(o = 0): this { return this.mem(0x2d, o); }
+  i32Load16S(o = 0): this { return this.mem(0x2e, o); }
+  i32Load16U(o = 0): this { return this.mem(0x2f, o); }
+  i64Load8S(o = 0): this { return this.mem(0x30, o); }
+  i64Load8U(o = 0): this { return this.mem(0x31, o); }
+  i64Load16S(o = 0): this { return this.mem(0x32, o); }
+  i64Load16U(o = 0): this { return this.mem(0x33, o); }
+  i64Load32S(o = 0): this { return this.mem(0x34, o); }
+  i64Load32U(o = 0): this { return this.mem(0x35, o); }
+  i32Store(o = 0): this { return this.mem(0x36, o); }
+  i64Store(o = 0): this { return this.mem(0x37, o); }
+  f32Store(o = 0): this { return this.mem(0x38, o); }
+  f64Store(o = 0): this { return this.mem(0x39, o); }
+  i32Store8(o = 0): this { return this.mem(0x3a, o); }
+  i32Store16(o = 0): this { return this.mem(0x3b, o); }
+  i64Store8(o = 0): this { return this.mem(0x3c, o); }
+  i64Store16(o = 0): this { return this.mem(0x3d, o); }
+  i64Store32(o = 0): this { return this.mem(0x3e, o); }
+
+  // constants
+  i32(v: number): this { this.code.byte(0x41); this.code.s32(v); return this; }
+  /** i64.const from (lo, hi) halves. */
+  i64(lo: number, hi?: number): this {
+    this.code.byte(0x42);
+    if (hi === undefined) hi = lo < 0 ? -1 : Math.floor(lo / 0x1_0000_0000);
+    this.code.s64(lo >>> 0, hi | 0);
+    return this;
+  }
+  i64Big(v: bigint): this {
+    const u = BigInt.asUintN(64, v);
+    return this.i64(Number(u & 0xffffffffn), Number(u >> 32n) | 0);
+  }
+  f64(v: number): this {
+    this.code.byte(0x44);
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    this.code.bytes(b);
+    return this;
+  }
+  f32(v: number): this {
+    this.code.byte(0x43);
+    const b = new Uint8Array(new Float32Array([v]).buffer);
+    this.code.bytes(b);
+    return this;
+  }
+
+  // i32 ops
+  i32Eqz(): this { return this.op(0x45); }
+  i32Eq(): this { return this.op(0x46); }
+  i32Ne(): this { return this.op(0x47); }
+  i32LtS(): this { return this.op(0x48); }
+  i32LtU(): this { return this.op(0x49); }
+  i32GtS(): this { return this.op(0x4a); }
+  i32GtU(): this { return this.op(0x4b); }
+  i32LeS(): this { return this.op(0x4c); }
+  i32LeU(): this { return this.op(0x4d); }
+  i32GeS(): this { return this.op(0x4e); }
+  i32GeU(): this { return this.op(0x4f); }
+  // i64 compares
+  i64Eqz(): this { return this.op(0x50); }
+  i64Eq(): this { return this.op(0x51); }
+  i64Ne(): this { return this.op(0x52); }
+  i64LtS(): this { return this.op(0x53); }
+  i64LtU(): this { return this.op(0x54); }
+  i64GtS(): this { return this.op(0x55); }
+  i64GtU(): this { return this.op(0x56); }
+  i64LeS(): this { return this.op(0x57); }
+  i64LeU(): this { return this.op(0x58); }
+  i64GeS(): this { return this.op(0x59); }
+  i64GeU(): this { return this.op(0x5a); }
+  // f32/f64 compares
+  f32Eq(): this { return this.op(0x5b); }
+  f32Ne(): this { return this.op(0x5c); }
+  f32Lt(): this { return this.op(0x5d); }
+  f32Gt(): this { return this.op(0x5e); }
+  f32Le(): this { return this.op(0x5f); }
+  f32Ge(): this { return this.op(0x60); }
+  f64Eq(): this { return this.op(0x61); }
+  f64Ne(): this { return this.op(0x62); }
+  f64Lt(): this { return this.op(0x63); }
+  f64Gt(): this { return this.op(0x64); }
+  f64Le(): this { return this.op(0x65); }
+  f64Ge(): this { return this.op(0x66); }
+  // i32 arithmetic
+  i32Clz(): this { return this.op(0x67); }
+  i32Ctz(): this { return this.op(0x68); }
+  i32Popcnt(): this { return this.op(0x69); }
+  i32Add(): this { return this.op(0x6a); }
+  i32Sub(): this { return this.op(0x6b); }
+  i32Mul(): this { return this.op(0x6c); }
+  i32DivS(): this { return this.op(0x6d); }
+  i32DivU(): this { return this.op(0x6e); }
+  i32RemS(): this { return this.op(0x6f); }
+  i32RemU(): this { return this.op(0x70); }
+  i32And(): this { return this.op(0x71); }
+  i32Or(): this { return this.op(0x72); }
+  i32Xor(): this { return this.op(0x73); }
+  i32Shl(): this { return this.op(0x74); }
+  i32ShrS(): this { return this.op(0x75); }
+  i32ShrU(): this { return this.op(0x76); }
+  i32Rotl(): this { return this.op(0x77); }
+  i32Rotr(): this { return this.op(0x78); }
+  // i64 arithmetic
+  i64Clz(): this { return this.op(0x79); }
+  i64Ctz(): this { return this.op(0x7a); }
+  i64Popcnt(): this { return this.op(0x7b); }
+  i64Add(): this { return this.op(0x7c); }
+  i64Sub(): this { return this.op(0x7d); }
+  i64Mul(): this { return this.op(0x7e); }
+  i64DivS(): this { return this.op(0x7f); }
+  i64DivU(): this { return this.op(0x80); }
+  i64RemS(): this { return this.op(0x81); }
+  i64RemU(): this { return this.op(0x82); }
+  i64And(): this { return this.op(0x83); }
+  i64Or(): this { return this.op(0x84); }
+  i64Xor(): this { return this.op(0x85); }
+  i64Shl(): this { return this.op(0x86); }
+  i64ShrS(): this { return this.op(0x87); }
+  i64ShrU(): this { return this.op(0x88); }
+  i64Rotl(): this { return this.op(0x89); }
+  i64Rotr(): this { return this.op(0x8a); }
+  // float arithmetic
+  f32Abs(): this { return this.op(0x8b); }
+  f32Neg(): this { return this.op(0x8c); }
+  f32Sqrt(): this { return this.op(0x91); }
+  f32Add(): this { return this.op(0x92); }
+  f32Sub(): this { return this.op(0x93); }
+  f32Mul(): this { return this.op(0x94); }
+  f32Div(): this { return this.op(0x95); }
+  f32Min(): this { return this.op(0x96); }
+  f32Max(): this { return this.op(0x97); }
+  f64Abs(): this { return this.op(0x99); }
+  f64Neg(): this { return this.op(0x9a); }
+  f64Ceil(): this { return this.op(0x9b); }
+  f64Floor(): this { return this.op(0x9c); }
+  f64Trunc(): this { return this.op(0x9d); }
+  f64Nearest(): this { return this.op(0x9e); }
+  f64Sqrt(): this { return this.op(0x9f); }
+  f64Add(): this { return this.op(0xa0); }
+  f64Sub(): this { return this.op(0xa1); }
+  f64Mul(): this { return this.op(0xa2); }
+  f64Div(): this { return this.op(0xa3); }
+  f64Min(): this { return this.op(0xa4); }
+  f64Max(): this { return this.op(0xa5); }
+  // conversions
+  i32WrapI64(): this { return this.op(0xa7); }
+  i32TruncF64S(): this { return this.op(0xaa); }
+  i64ExtendI32S(): this { return this.op(0xac); }
+  i64ExtendI32U(): this { return this.op(0xad); }
+  i64TruncF64S(): this { return this.op(0xb0); }
+  f32ConvertI32S(): this { return this.op(0xb2); }
+  f32ConvertI64S(): this { return this.op(0xb4); }
+  f32DemoteF64(): this { return this.op(0xb6); }
+  f64ConvertI32S(): this { return this.op(0xb7); }
+  f64ConvertI32U(): this { return this.op(0xb8); }
+  f64ConvertI64S(): this { return this.op(0xb9); }
+  f64ConvertI64U(): this { return this.op(0xba); }
+  f64PromoteF32(): this { return this.op(0xbb); }
+  i32ReinterpretF32(): this { return this.op(0xbc); }
+  i64ReinterpretF64(): this { return this.op(0xbd); }
+  f32ReinterpretI32(): this { return this.op(0xbe); }
+  f64ReinterpretI64(): this { return this.op(0xbf); }
+  i64Extend8S(): this { return this.op(0xc2); }
+  i64Extend16S(): this { return this.op(0xc3); }
+  i64Extend32S(): this { return this.op(0xc4); }
+  i32Extend8S(): this { return this.op(0xc0); }
+  i32Extend16S(): this { return this.op(0xc1); }
+  /** Saturating truncations (0xFC prefix): never trap. */
+  i32TruncSatF64S(): this { this.code.byte(0xfc); this.code.u32(2); return this; }
+  i64TruncSatF64S(): this { this.code.byte(0xfc); this.code.u32(6); return this; }
+  i64TruncSatF32S(): this { this.code.byte(0xfc); this.code.u32(4); return this; }
+  i32TruncSatF32S(): this { this.code.byte(0xfc); this.code.u32(0); return this; }
+  memoryCopy(): this { this.code.byte(0xfc); this.code.u32(10); this.code.byte(0); this.code.byte(0); return this; }
+  memoryFill(): this { this.code.byte(0xfc); this.code.u32(11); this.code.byte(0); return this; }
+}
