@@ -40,6 +40,9 @@ export const GUESTS: Record<string, GuestSpec> = {
   interp: { sources: ['interp.c', 'bench_main.c'], native: 'interp.c' },
   hello: { sources: ['hello.c'] },
   'hello-elf64': { sources: ['hello.c'], entry: 'elf64' },
+  'cpu-gates': { sources: ['cpu/gates.c', ...CPU] },
+  'cpu-modes': { sources: ['cpu/modes.c', 'cpu/modes-asm.S', ...CPU] },
+  'cpu-syscall': { sources: ['cpu/syscall.c', 'cpu/syscall-asm.S', ...CPU] },
   'cpu-exceptions': { sources: ['cpu/exceptions.c', 'cpu/exceptions-asm.S', ...CPU] },
 };
 
