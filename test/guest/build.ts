@@ -43,6 +43,7 @@ export const GUESTS: Record<string, GuestSpec> = {
   'cpu-gates': { sources: ['cpu/gates.c', ...CPU] },
   'cpu-modes': { sources: ['cpu/modes.c', 'cpu/modes-asm.S', ...CPU] },
   'cpu-syscall': { sources: ['cpu/syscall.c', 'cpu/syscall-asm.S', ...CPU] },
+  'cpu-paging': { sources: ['cpu/paging.c', 'cpu/exceptions-asm.S', ...CPU] },
   'cpu-exceptions': { sources: ['cpu/exceptions.c', 'cpu/exceptions-asm.S', ...CPU] },
 };
 
