@@ -16,6 +16,7 @@ export interface SparseOptions {
 }
 
 const BITMAP_CACHE_LIMIT = 8192;
+const COW_GRAIN = 4096;
 
 /**
  * Dynamic and differencing VHDs. Crash safety comes from write order alone:
@@ -136,6 +137,9 @@ export class SparseVhd implements BlockDevice {
   write(buf: Uint8Array, offset: number): void {
     if (this.readOnly) throw new Error('disk is read-only');
     checkRange(this, offset, buf.length);
+    if (this.parent && (offset % COW_GRAIN !== 0 || buf.length % COW_GRAIN !== 0)) {
+      ({ buf, offset } = this.widenToGrain(buf, offset));
+    }
     const bs = this.blockSize;
     let done = 0;
     while (done < buf.length) {
@@ -149,6 +153,22 @@ export class SparseVhd implements BlockDevice {
       else this.writeAllocated(blk, entry, part, inBlock);
       done += n;
     }
+  }
+
+  /**
+   * Differencing disks copy on write in whole 4 KiB grains, so every bitmap byte is 0x00 or
+   * 0xFF. That is what Hyper-V produces, and libvhdi (20210425) misreads a byte in which a
+   * set bit is followed by clear ones, showing zeros instead of the parent's sectors.
+   */
+  private widenToGrain(buf: Uint8Array, offset: number): { buf: Uint8Array; offset: number } {
+    const start = Math.floor(offset / COW_GRAIN) * COW_GRAIN;
+    const end = Math.min(this.size, Math.ceil((offset + buf.length) / COW_GRAIN) * COW_GRAIN);
+    const wide = new Uint8Array(end - start);
+    if (offset > start) this.read(wide.subarray(0, offset - start), start);
+    const tail = offset + buf.length;
+    if (end > tail) this.read(wide.subarray(tail - start), tail);
+    wide.set(buf, offset - start);
+    return { buf: wide, offset: start };
   }
 
   private writeAllocated(blk: number, entry: number, part: Uint8Array, inBlock: number): void {
