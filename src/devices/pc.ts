@@ -1,16 +1,28 @@
 // The PC platform: builds the legacy and APIC devices onto the machine's buses with QEMU's
-// `pc` machine layout, so guests (and test kernels written for QEMU) find them where they expect.
+// `pc` (i440FX/PIIX3) layout, so guests and test kernels written for QEMU find them where
+// they expect. The machine loop owns the CPU(s); this only wires devices.
 
 import type { IoBus } from './iobus.js';
 import type { VirtualClock } from './clock.js';
 import type { PhysMem } from '../mmu/physmem.js';
-import type { InterruptController, IrqSink, MachineControl } from './types.js';
+import type { InterruptController, IoSize, IrqSink, MachineControl, MmioHandler } from './types.js';
 import { PicPair } from './pic.js';
 import { Pit } from './pit.js';
+import { Rtc } from './rtc.js';
 import { Uart16550 } from './uart.js';
 import { FwCfg } from './fwcfg.js';
 import { DebugExit } from './debugexit.js';
 import { PostPort } from './port80.js';
+import { A20Gate } from './a20.js';
+import { I8042 } from './i8042.js';
+import { SystemControlPortA } from './port92.js';
+import { PciBus } from './pci.js';
+import { I440fxHostBridge } from './i440fx.js';
+import { Piix3IsaBridge } from './piix3.js';
+import { ApicBus } from './apicbus.js';
+import { LocalApic, LAPIC_DEFAULT_BASE } from './lapic.js';
+import { IoApic, IOAPIC_BASE } from './ioapic.js';
+import { CpuInterruptController, GsiRouter, IsaIrqRouter } from './intc.js';
 
 export interface PcPlatformOptions {
   io: IoBus;
@@ -20,45 +32,112 @@ export interface PcPlatformOptions {
   ramBytes: number;
   cpuCount?: number;
   serialOut: (byte: number) => void;
+  /** RTC start (UTC ms since the epoch); default: the host clock now. Set it for reproducible runs. */
+  rtcStartMs?: number;
 }
 
 export interface PcPlatform {
   pic: PicPair;
   pit: Pit;
+  rtc: Rtc;
   uart: Uart16550;
+  i8042: I8042;
+  a20: A20Gate;
   fwcfg: FwCfg;
   debugExit: DebugExit;
   post: PostPort;
-  /** What the CPU asks for interrupts. */
+  pci: PciBus;
+  hostBridge: I440fxHostBridge;
+  isaBridge: Piix3IsaBridge;
+  apicBus: ApicBus;
+  /** The BSP's local APIC (lapics[0]). */
+  lapic: LocalApic;
+  lapics: LocalApic[];
+  ioapic: IoApic;
+  /** What the BSP asks for interrupts (intcs[0]). */
   intc: InterruptController;
-  /** ISA IRQ lines 0-15. */
+  intcs: CpuInterruptController[];
+  /** ISA IRQ lines 0-15 (to the 8259 pair and the IOAPIC). */
   irq: IrqSink;
+  /** IOAPIC inputs (GSIs 0-23) directly. */
+  gsi: IrqSink;
+  /** Which CPU's local APIC answers at 0xFEE00000 (the CPU that is running). */
+  setCurrentCpu(index: number): void;
+}
+
+/**
+ * Each CPU sees its own local APIC at the same physical address; the machine loop tells this
+ * window which CPU is executing. A relocated APIC base stops answering here (PhysMem cannot
+ * move MMIO regions yet).
+ */
+class LapicWindow implements MmioHandler {
+  current: LocalApic;
+  constructor(private readonly lapics: LocalApic[]) {
+    this.current = lapics[0];
+  }
+  select(i: number): void {
+    this.current = this.lapics[i];
+  }
+  mmioRead(offset: number, size: IoSize): number {
+    if (this.current.baseAddress !== LAPIC_DEFAULT_BASE) return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+    return this.current.mmioRead(offset, size);
+  }
+  mmioWrite(offset: number, size: IoSize, value: number): void {
+    if (this.current.baseAddress !== LAPIC_DEFAULT_BASE) return;
+    this.current.mmioWrite(offset, size, value);
+  }
 }
 
 export function createPcPlatform(opts: PcPlatformOptions): PcPlatform {
-  const { io, clock, control } = opts;
+  const { io, mem, clock, control } = opts;
   const cpuCount = opts.cpuCount ?? 1;
 
+  // Interrupt controllers first: every other device raises IRQs through them.
   const pic = new PicPair();
   io.register(0x20, 2, pic);
   io.register(0xa0, 2, pic);
   io.register(0x4d0, 2, pic);
 
-  const irq: IrqSink = pic;
-  const intc: InterruptController = {
-    hasInterrupt: () => pic.output,
-    acknowledge: () => pic.acknowledge(),
-    takeNmi: () => false,
-  };
+  const apicBus = new ApicBus();
+  const ioapic = new IoApic(apicBus);
+  mem.addMmio(IOAPIC_BASE, 0x1000, ioapic, 'ioapic');
+
+  const lapics: LocalApic[] = [];
+  for (let i = 0; i < cpuCount; i++) lapics.push(new LocalApic(i, clock, apicBus, i === 0));
+  const window = new LapicWindow(lapics);
+  mem.addMmio(LAPIC_DEFAULT_BASE, 0x1000, window, 'lapic');
+  // The 8259's INTR is wired to every LINT0 (only the BSP's is in ExtINT mode at reset).
+  pic.onOutputChange = (level) => { for (const l of lapics) l.setLint(0, level); };
+
+  const irq = new IsaIrqRouter(pic, ioapic);
+  const gsi = new GsiRouter(ioapic);
+  const intcs = lapics.map((l, i) => new CpuInterruptController(l, i === 0 ? pic : null));
 
   const pit = new Pit(clock, irq);
   io.register(0x40, 4, pit);
   io.register(0x61, 1, pit);
 
+  const rtc = new Rtc(clock, irq, 8, { ramBytes: opts.ramBytes, cpuCount, startTimeMs: opts.rtcStartMs });
+  io.register(0x70, 2, rtc);
+
   const uart = new Uart16550(0x3f8, 4, irq, opts.serialOut);
   io.register(0x3f8, 8, uart);
 
-  const fwcfg = new FwCfg({ ramBytes: opts.ramBytes, cpuCount, dmaMemory: opts.mem });
+  const a20 = new A20Gate();
+  const i8042 = new I8042(irq, control, a20);
+  io.register(0x60, 1, i8042);
+  io.register(0x64, 1, i8042);
+  io.register(0x92, 1, new SystemControlPortA(a20, control));
+
+  const pci = new PciBus();
+  io.register(0xcf8, 8, pci);
+  const hostBridge = new I440fxHostBridge();
+  pci.register(0, 0, hostBridge);
+  const isaBridge = new Piix3IsaBridge(irq, control);
+  pci.register(1, 0, isaBridge);
+  isaBridge.attach(pci);
+
+  const fwcfg = new FwCfg({ ramBytes: opts.ramBytes, cpuCount, dmaMemory: mem });
   io.register(0x510, 2, fwcfg);
   io.register(0x514, 8, fwcfg);
 
@@ -68,5 +147,11 @@ export function createPcPlatform(opts: PcPlatformOptions): PcPlatform {
   const post = new PostPort();
   io.register(0x80, 1, post);
 
-  return { pic, pit, uart, fwcfg, debugExit, post, intc, irq };
+  return {
+    pic, pit, rtc, uart, i8042, a20, fwcfg, debugExit, post,
+    pci, hostBridge, isaBridge,
+    apicBus, lapic: lapics[0], lapics, ioapic,
+    intc: intcs[0], intcs, irq, gsi,
+    setCurrentCpu: (i) => window.select(i),
+  };
 }
