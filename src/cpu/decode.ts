@@ -31,6 +31,7 @@ export interface Insn {
   rflagsRead: number;
   rflagsWritten: number;
   rflagsUndefined: number;
+  rflagsModified: number;
   rep: boolean;
   repne: boolean;
   lock: boolean;
@@ -117,6 +118,7 @@ export function toInsn(ins: Instruction, bitness: 16 | 32 | 64, bytes: Uint8Arra
     rflagsRead: ins.rflagsRead,
     rflagsWritten: ins.rflagsWritten,
     rflagsUndefined: ins.rflagsUndefined,
+    rflagsModified: ins.rflagsModified,
     rep: ins.hasRepPrefix || ins.hasRepePrefix,
     repne: ins.hasRepnePrefix,
     lock: ins.hasLockPrefix,

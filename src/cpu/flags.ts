@@ -5,7 +5,7 @@
 import { FnBody, T } from '../jit/wasm/encoder.js';
 import { FLAG_OP, FLAG_RES, FLAG_A, FLAG_B, FLAG_AUX, RFLAGS } from './state-layout.js';
 
-export const enum FK { NONE = 0, ADD = 1, ADC = 2, SUB = 3, SBB = 4, LOGIC = 5, INC = 6, DEC = 7, SHL = 8, SHR = 9, SAR = 10, MUL = 11 }
+export const enum FK { NONE = 0, ADD = 1, ADC = 2, SUB = 3, SBB = 4, LOGIC = 5, INC = 6, DEC = 7, SHL = 8, SHR = 9, SAR = 10, MUL = 11, SHRD = 12 }
 
 export const CF = 1 << 0, PF = 1 << 2, AF = 1 << 4, ZF = 1 << 6, SF = 1 << 7, TF = 1 << 8, IF = 1 << 9, DF = 1 << 10, OF = 1 << 11;
 export const IOPL = 3 << 12, NT = 1 << 14, RF = 1 << 16, VM = 1 << 17, AC = 1 << 18, VIF = 1 << 19, VIP = 1 << 20, ID = 1 << 21;
@@ -50,7 +50,7 @@ export function emitFlag(f: FnBody, flag: number, kind: FK, bytes: number): void
       ld(f, FLAG_RES); f.i64(0xff, 0); f.i64And(); f.i64Popcnt(); f.i32WrapI64(); f.i32(1); f.i32And(); f.i32Eqz();
       return;
     case AF:
-      if (kind === FK.LOGIC || kind === FK.SHL || kind === FK.SHR || kind === FK.SAR || kind === FK.MUL) { f.i32(0); return; }
+      if (kind === FK.LOGIC || kind === FK.SHL || kind === FK.SHR || kind === FK.SAR || kind === FK.MUL || kind === FK.SHRD) { f.i32(0); return; }
       ld(f, FLAG_A); ld(f, FLAG_B); f.i64Xor(); ld(f, FLAG_RES); f.i64Xor(); f.i64(4, 0); f.i64ShrU(); f.i32WrapI64(); f.i32(1); f.i32And();
       return;
     case CF:
@@ -73,7 +73,7 @@ export function emitFlag(f: FnBody, flag: number, kind: FK, bytes: number): void
           // CF = bit (w - count) of the source: shift left by count-1 and test the sign bit.
           ld(f, FLAG_A); ld(f, FLAG_B); f.i64(1, 0); f.i64Sub(); f.i64Shl(); signConst(f, bytes); f.i64And(); f.i64(0, 0); f.i64Ne();
           return;
-        case FK.SHR:
+        case FK.SHR: case FK.SHRD:
           ldMasked(f, FLAG_A, bytes); ld(f, FLAG_B); f.i64(1, 0); f.i64Sub(); f.i64ShrU(); f.i32WrapI64(); f.i32(1); f.i32And();
           return;
         case FK.SAR:
@@ -100,6 +100,10 @@ export function emitFlag(f: FnBody, flag: number, kind: FK, bytes: number): void
           return;
         case FK.SHR:
           ld(f, FLAG_A); signConst(f, bytes); f.i64And(); f.i64(0, 0); f.i64Ne();
+          return;
+        case FK.SHRD:
+          // OF = sign change: MSB(result) xor MSB(original destination)
+          ld(f, FLAG_RES); ld(f, FLAG_A); f.i64Xor(); signConst(f, bytes); f.i64And(); f.i64(0, 0); f.i64Ne();
           return;
         case FK.MUL: ld(f, FLAG_AUX); f.i64(0, 0); f.i64Ne(); return;
       }
@@ -171,7 +175,7 @@ export function emitMaterializer(f: FnBody): void {
   const fl = f.local(T.i32);
   f.i32(0).i32Load(FLAG_OP).tee(op).i32Eqz();
   f.if_().i32(0).i32Load(RFLAGS).return_().end();
-  const kinds = [FK.ADD, FK.ADC, FK.SUB, FK.SBB, FK.LOGIC, FK.INC, FK.DEC, FK.SHL, FK.SHR, FK.SAR, FK.MUL];
+  const kinds = [FK.ADD, FK.ADC, FK.SUB, FK.SBB, FK.LOGIC, FK.INC, FK.DEC, FK.SHL, FK.SHR, FK.SAR, FK.MUL, FK.SHRD];
   const cases: { kind: FK; bytes: number }[] = [];
   for (const kind of kinds) for (const bytes of [1, 2, 4, 8]) cases.push({ kind, bytes });
   // block nest: one block per case plus a default, br_table on op.

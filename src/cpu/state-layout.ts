@@ -49,6 +49,9 @@ export const INT_SHADOW = 616;
 export const TLB_BANK = 620;
 /** Scratch for helpers returning 64-bit values to Wasm without BigInt (i64 × 4). */
 export const RET64 = 624;
+/** Arguments from generated code to TypeScript helpers (i64 × 2): e.g. a memory operand's linear address. */
+export const HELPER_ARG0 = 632;
+export const HELPER_ARG1 = 640;
 /** Linear address of the last fault / access (for CR2) as i64. */
 export const FAULT_ADDR = 656;
 /** Host offset bounce: helpers write values here for cross-page or MMIO accesses. */

@@ -174,7 +174,7 @@ function emitDiv128(f: FnBody, raiseFn: number): void {
   f.i32(0).get(r).i64Store(RET64);
 }
 
-export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array {
+export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder({ module: 'env', name: 'mem', pages, maxPages });
   const missRead = m.importFunction('js', 'tlb_miss_read', [T.i32, T.i32, T.i32], [T.i32]);
   const missWrite = m.importFunction('js', 'tlb_miss_write', [T.i32, T.i32, T.i32, T.i32, T.i32], [T.i32]);

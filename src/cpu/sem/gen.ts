@@ -1,6 +1,7 @@
 import { FnBody, T } from '../../jit/wasm/encoder.js';
 import { GPR, RIP, FLAG_OP, FLAG_RES, FLAG_A, FLAG_B, FLAG_AUX, RFLAGS, segOff, SEG_BASE, XMM, ICOUNT } from '../state-layout.js';
 import type { Insn } from '../decode.js';
+import type { Cpu } from '../cpu.js';
 import { REG, RegClass } from '../regs.js';
 import { OpKind, Register } from '../iced.js';
 import { MEMSIZE_BYTES } from '../memsize.js';
@@ -55,6 +56,7 @@ export class Gen {
     readonly mode: number,
     readonly rt: RtFns,
     readonly bindHelper: (fn: HelperFn) => number,
+    readonly cpu: Cpu,
   ) {}
 
   get is64(): boolean { return (this.mode & MODE_CS64) !== 0; }
@@ -172,7 +174,6 @@ export class Gen {
     }
     if (!(this.mode & (1 << (MODE_NOLIMIT_SHIFT + seg)))) {
       const t = this.tmp64();
-      f.tee(t);
       f.set(t);
       f.i32(seg).get(t).i32WrapI64().i32(bytes).i32(write ? 1 : 0).call(this.rt.segCheck);
       f.get(t);
@@ -297,10 +298,34 @@ export class Gen {
     this.f.i32(0).i32(0).i64Load(ICOUNT).i64(n, 0).i64Add().i64Store(ICOUNT);
   }
 
+  /** Leave the block now (after storing RIP): account the instructions retired before this one. */
+  exitBlock(): void {
+    this.addIcount(this.retired);
+    this.f.return_();
+  }
+
   /** Raise a guest exception (the import throws, so nothing after it runs). */
   raise(vector: number, err = -1): void {
     this.syncRip();
     this.f.i32(vector).i32(err).call(this.rt.raise);
+  }
+
+  /** Store operand i's value into a helper argument slot (HELPER_ARG0/1). */
+  argFromOp(i: number, slot: number, bytes = this.opBytes(i)): void {
+    const t = this.tmp64();
+    this.readOp(i, bytes); this.f.set(t);
+    this.f.i32(0).get(t).i64Store(slot);
+  }
+  /** Store the memory operand's linear address into a helper argument slot. */
+  argFromAddr(slot: number, write: boolean, bytes?: number): void {
+    const a = this.memLinear(write, bytes);
+    this.f.i32(0).get(a).i64Store(slot);
+  }
+  /** Write a helper's result (left in a slot) to operand i. */
+  opFromArg(i: number, slot: number, bytes = this.opBytes(i)): void {
+    const t = this.tmp64();
+    this.f.i32(0).i64Load(slot).set(t);
+    this.writeOp(i, t, bytes);
   }
 
   /** Call a TypeScript helper bound now; RIP is synced first so helpers see this instruction. */

@@ -12,7 +12,7 @@ export const enum T {
 
 /** Growable byte buffer with LEB128 helpers. */
 export class ByteBuf {
-  buf = new Uint8Array(256);
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(256);
   len = 0;
 
   private ensure(n: number): void {
@@ -91,7 +91,7 @@ export class ByteBuf {
     this.bytes(body.buf.subarray(0, body.len));
   }
 
-  result(): Uint8Array {
+  result(): Uint8Array<ArrayBuffer> {
     return this.buf.slice(0, this.len);
   }
 }
@@ -174,7 +174,7 @@ export class ModuleBuilder {
     return this.funcs.length;
   }
 
-  emit(): Uint8Array {
+  emit(): Uint8Array<ArrayBuffer> {
     const out = new ByteBuf();
     out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
     // type section

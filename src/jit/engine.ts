@@ -1,0 +1,292 @@
+import { Cpu } from '../cpu/cpu.js';
+import * as L from '../cpu/state-layout.js';
+import { buildRuntimeModule } from './runtime-module.js';
+import { translateBlocks, mnemonicName, type BlockCode } from './translate.js';
+import { InsnDecoder, type Insn } from '../cpu/decode.js';
+import { FlowControl, OpKind } from '../cpu/iced.js';
+import { GuestFault, fault, Vec } from '../cpu/exception.js';
+import { bitnessOf, MODE_CS64 } from '../cpu/mode.js';
+import { RAM_BASE, GUEST_PAGE } from '../mmu/layout.js';
+import type { HelperFn, Gen } from '../cpu/sem/gen.js';
+import { endsBlock, isHelperBased } from '../cpu/sem/index.js';
+import { segCheck } from '../cpu/system/segcheck.js';
+
+interface Block {
+  fn: () => void;
+  ipLo: number;
+  ipHi: number;
+  mode: number;
+  csBase: number;
+  pages: number[];
+  helperIds: number[];
+  /** Next block with the same linear-cache key. */
+  chain: Block | null;
+  valid: boolean;
+}
+
+export interface EngineStats {
+  blocksCompiled: number;
+  modulesCompiled: number;
+  compileMs: number;
+  invalidations: number;
+  blocksExecuted: number;
+}
+
+const MAX_BLOCK_INSNS = 64;
+const MAX_BATCH_BLOCKS = 48;
+
+/**
+ * The cold execution tier: translates guest code a page-batch of basic blocks at a time into one
+ * Wasm module, caches the blocks by linear and physical address, and dispatches between them.
+ */
+export class Engine {
+  private readonly rt: WebAssembly.Instance;
+  private readonly imports: WebAssembly.Imports;
+  private readonly helpers: (HelperFn | undefined)[] = [];
+  private readonly freeHelperIds: number[] = [];
+  private readonly linear = new Map<number, Block>();
+  private readonly phys = new Map<string, Block>();
+  private readonly byPage = new Map<number, Set<Block>>();
+  private readonly decoder = new InsnDecoder();
+  private readonly u32: Uint32Array;
+  private readonly pages: number;
+  readonly stats: EngineStats = { blocksCompiled: 0, modulesCompiled: 0, compileMs: 0, invalidations: 0, blocksExecuted: 0 };
+  /** Set when something outside the running block needs attention (IRQ raised, stop requested). */
+  eventPending = false;
+
+  constructor(readonly cpu: Cpu) {
+    const memory = cpu.memory;
+    this.pages = memory.buffer.byteLength / 65536;
+    this.u32 = new Uint32Array(memory.buffer, 0, L.STATE_END / 4);
+    const rtBytes = buildRuntimeModule(this.pages, this.pages);
+    this.rt = new WebAssembly.Instance(new WebAssembly.Module(rtBytes), {
+      env: { mem: memory },
+      js: {
+        tlb_miss_read: (lo: number, hi: number, size: number) => cpu.tlbMissRead(lo, hi, size),
+        tlb_miss_write: (lo: number, hi: number, size: number, vlo: number, vhi: number) => cpu.tlbMissWrite(lo, hi, size, vlo, vhi),
+        raise: (v: number, e: number) => { throw fault(v, e); },
+      },
+    });
+    const rx = this.rt.exports as Record<string, Function>;
+    cpu.flagsGet = rx.flags_get as () => number;
+    this.imports = {
+      env: { mem: memory },
+      rt: { rd8: rx.rd8, rd16: rx.rd16, rd32: rx.rd32, rd64: rx.rd64, wr8: rx.wr8, wr16: rx.wr16, wr32: rx.wr32, wr64: rx.wr64, flags_get: rx.flags_get, mul128: rx.mul128, div128: rx.div128 },
+      js: {
+        helper: (id: number) => this.helpers[id]!(),
+        io_in: (port: number, size: number) => cpu.ioIn(port, size),
+        io_out: (port: number, size: number, v: number) => cpu.ioOut(port, size, v),
+        raise: (v: number, e: number) => { throw fault(v, e); },
+        seg_check: (seg: number, off: number, size: number, write: number) => segCheck(cpu, seg, off >>> 0, size, write !== 0),
+      },
+    };
+    cpu.code = {
+      isCodePage: (p) => this.byPage.has(p),
+      invalidatePhysPage: (p) => this.invalidatePage(p),
+      flushLinear: () => this.linear.clear(),
+    };
+  }
+
+  /** Runtime exports (flags_get, rd/wr, …), e.g. for tests. */
+  get runtime(): Record<string, Function> { return this.rt.exports as Record<string, Function>; }
+
+  private bindHelper = (fn: HelperFn): number => {
+    const id = this.freeHelperIds.pop() ?? this.helpers.length;
+    this.helpers[id] = fn;
+    this.pendingHelperIds.push(id);
+    return id;
+  };
+  private pendingHelperIds: number[] = [];
+
+  private undefinedInsn = (g: Gen): void => {
+    const name = mnemonicName(g.insn.mnemonic);
+    const stats = this.cpu.stats.ud;
+    g.callHelper(() => {
+      stats.set(name, (stats.get(name) ?? 0) + 1);
+      throw fault(Vec.UD);
+    });
+    g.ended = true;
+  };
+
+  private static key(lo: number, hi: number): number {
+    return lo + (hi & 0xfffff) * 0x1_0000_0000;
+  }
+
+  /**
+   * Run blocks until `maxBlocks` have executed, the CPU halts, or an event is pending.
+   * Guest faults are delivered here; host errors propagate.
+   */
+  run(maxBlocks: number, deliver: (f: GuestFault) => void): void {
+    const u32 = this.u32;
+    const cpu = this.cpu;
+    let n = 0;
+    while (n < maxBlocks && !this.eventPending && !cpu.halted && !cpu.stopRequested) {
+      try {
+        for (; n < maxBlocks && !this.eventPending && !cpu.halted && !cpu.stopRequested; n++) {
+          const lo = u32[L.RIP >> 2], hi = u32[(L.RIP >> 2) + 1], mode = u32[L.MODE >> 2];
+          let b = this.linear.get(Engine.key(lo, hi)) ?? null;
+          const csBase = mode & MODE_CS64 ? 0 : u32[L.segOff(1, L.SEG_BASE) >> 2];
+          while (b && !(b.ipLo === lo && b.ipHi === hi && b.mode === mode && b.csBase === csBase)) b = b.chain;
+          if (!b) b = this.lookupOrTranslate(lo, hi, mode, csBase);
+          b.fn();
+        }
+      } catch (e) {
+        n++;
+        if (e instanceof GuestFault) deliver(e);
+        else throw e;
+      }
+    }
+    this.stats.blocksExecuted += n;
+  }
+
+  private lookupOrTranslate(lo: number, hi: number, mode: number, csBase: number): Block {
+    const is64 = (mode & MODE_CS64) !== 0;
+    const linLo = is64 ? lo : (csBase + lo) >>> 0;
+    const linHi = is64 ? hi : 0;
+    const phys = this.cpu.fetchPhys(linLo, linHi);
+    const pkey = `${phys}:${mode}:${csBase}:${hi}:${lo}`;
+    let b = this.phys.get(pkey);
+    if (!b || !b.valid) b = this.translateBatch(lo, hi, mode, csBase, linLo, linHi, phys);
+    this.insertLinear(b);
+    return b;
+  }
+
+  private insertLinear(b: Block): void {
+    const k = Engine.key(b.ipLo, b.ipHi);
+    const head = this.linear.get(k);
+    if (head === b) return;
+    b.chain = head && head !== b ? head : null;
+    this.linear.set(k, b);
+  }
+
+  /** Bytes of the physical page holding `phys`, plus up to 15 bytes of the next linear page if mapped. */
+  private codeWindow(linLo: number, linHi: number, phys: number): { bytes: Uint8Array; nextPhysPage: number } {
+    const page = phys - (phys % GUEST_PAGE);
+    const pm = this.cpu.phys;
+    let nextPhysPage = -1;
+    const buf = new Uint8Array(GUEST_PAGE + 15);
+    if (pm.isRamPage(page)) buf.set(pm.bytes.subarray(RAM_BASE + page, RAM_BASE + page + GUEST_PAGE));
+    else for (let i = 0; i < GUEST_PAGE; i++) buf[i] = pm.read8(page + i);
+    let len = GUEST_PAGE;
+    try {
+      const nLo = ((linLo & ~0xfff) + GUEST_PAGE) >>> 0;
+      const nHi = nLo === 0 ? (linHi + 1) >>> 0 : linHi;
+      const np = this.cpu.fetchPhys(nLo, nHi);
+      nextPhysPage = np - (np % GUEST_PAGE);
+      for (let i = 0; i < 15; i++) buf[GUEST_PAGE + i] = pm.read8(nextPhysPage + i);
+      len += 15;
+    } catch (e) {
+      if (!(e instanceof GuestFault)) throw e;
+    }
+    return { bytes: buf.subarray(0, len), nextPhysPage };
+  }
+
+  private translateBatch(lo: number, hi: number, mode: number, csBase: number, linLo: number, linHi: number, phys: number): Block {
+    const t0 = performance.now();
+    const bitness = bitnessOf(mode);
+    const page = phys - (phys % GUEST_PAGE);
+    const { bytes, nextPhysPage } = this.codeWindow(linLo, linHi, phys);
+    // IPs of the window start: ip - offset within page
+    const pageOff = linLo & 0xfff;
+    const ipBig = (BigInt(hi) << 32n) | BigInt(lo);
+    const windowIp = ipBig - BigInt(pageOff);
+    const ipPageEnd = windowIp + BigInt(GUEST_PAGE);
+    const codes: BlockCode[] = [];
+    const crosses: boolean[] = [];
+    const queued = new Set<bigint>([ipBig]);
+    const work: bigint[] = [ipBig];
+    while (work.length && codes.length < MAX_BATCH_BLOCKS) {
+      const start = work.shift()!;
+      const insns: Insn[] = [];
+      let cross = false;
+      let truncated = false;
+      this.decoder.decodeRun(bytes, windowIp, start, bitness, (d) => {
+        if (d.ip >= ipPageEnd) return false; // next block starts on the next page
+        if (d.isInvalid && Number(d.ip - windowIp) + 15 > bytes.length) { truncated = true; return false; }
+        insns.push(d);
+        if (d.next > ipPageEnd) cross = true;
+        if (d.flow !== FlowControl.Next || endsBlock(d) || insns.length >= MAX_BLOCK_INSNS) return false;
+        return !cross;
+      });
+      if (insns.length === 0) {
+        if (start !== ipBig) continue;
+        // the first instruction runs off the end of the mapped window: fetch fault on the next page
+        if (truncated) {
+          const nLo = ((linLo & ~0xfff) + GUEST_PAGE) >>> 0;
+          this.cpu.fetchPhys(nLo, nLo === 0 ? (linHi + 1) >>> 0 : linHi);
+        }
+        throw fault(Vec.UD);
+      }
+      codes.push({ ip: start, insns });
+      crosses.push(cross);
+      const last = insns[insns.length - 1];
+      // follow direct successors within the page
+      const succ: bigint[] = [];
+      if (last.flow === FlowControl.Next || last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.Call) succ.push(last.next);
+      if ((last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.UnconditionalBranch) && isNear(last)) succ.push(last.branchTarget);
+      for (const s of succ) {
+        if (s >= windowIp && s < ipPageEnd && !queued.has(s)) {
+          const sLo = Number(s & 0xffffffffn), sHi = Number(s >> 32n);
+          if (this.phys.has(`${phys - pageOff + Number(s - windowIp)}:${mode}:${csBase}:${sHi}:${sLo}`)) continue;
+          queued.add(s);
+          work.push(s);
+        }
+      }
+    }
+    this.pendingHelperIds = [];
+    const wasm = translateBlocks(codes, mode, { cpu: this.cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased }, this.pages, this.pages);
+    const helperIds = this.pendingHelperIds;
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(wasm), this.imports);
+    this.stats.modulesCompiled++;
+    this.stats.blocksCompiled += codes.length;
+    let first: Block | undefined;
+    codes.forEach((c, i) => {
+      const sLo = Number(c.ip & 0xffffffffn), sHi = Number(c.ip >> 32n);
+      const pages = crosses[i] && nextPhysPage >= 0 ? [page, nextPhysPage] : [page];
+      const b: Block = { fn: inst.exports[`b${i}`] as () => void, ipLo: sLo, ipHi: sHi, mode, csBase, pages, helperIds: i === 0 ? helperIds : [], chain: null, valid: true };
+      const bphys = page + Number(c.ip - windowIp);
+      this.phys.set(`${bphys}:${mode}:${csBase}:${sHi}:${sLo}`, b);
+      for (const p of pages) {
+        let set = this.byPage.get(p);
+        if (!set) {
+          set = new Set();
+          this.byPage.set(p, set);
+          this.cpu.tlb.protectPhysPage(p);
+        }
+        set.add(b);
+      }
+      if (i > 0) this.insertLinear(b);
+      if (i === 0) first = b;
+    });
+    this.stats.compileMs += performance.now() - t0;
+    return first!;
+  }
+
+  /** Drop every translation on a physical page (a write hit it). */
+  invalidatePage(page: number): void {
+    const set = this.byPage.get(page);
+    if (!set) return;
+    this.byPage.delete(page);
+    this.stats.invalidations++;
+    for (const b of set) {
+      if (!b.valid) continue;
+      b.valid = false;
+      for (const p of b.pages) if (p !== page) this.byPage.get(p)?.delete(b);
+    }
+    // Blocks are few per page; rebuilding lookups lazily is simpler than unlinking chains.
+    for (const [k, b] of this.phys) if (!b.valid) this.phys.delete(k);
+    this.linear.clear();
+  }
+
+  /** Forget every translation (e.g. after loading a new kernel). */
+  flushAll(): void {
+    for (const p of [...this.byPage.keys()]) this.invalidatePage(p);
+    this.linear.clear();
+    this.phys.clear();
+  }
+}
+
+function isNear(d: Insn): boolean {
+  const k = d.opKind[0];
+  return k === OpKind.NearBranch16 || k === OpKind.NearBranch32 || k === OpKind.NearBranch64;
+}

@@ -1,0 +1,66 @@
+import { ModuleBuilder, FnBody, T } from './wasm/encoder.js';
+import { Gen, type RtFns, type HelperFn } from '../cpu/sem/gen.js';
+import { SEM } from '../cpu/sem/table.js';
+import type { Insn } from '../cpu/decode.js';
+import { flagLiveness } from './liveness.js';
+import { Mnemonic } from '../cpu/iced.js';
+import type { Cpu } from '../cpu/cpu.js';
+import '../cpu/sem/index.js';
+
+export interface BlockCode {
+  ip: bigint;
+  insns: Insn[];
+}
+
+export interface TranslateHooks {
+  cpu: Cpu;
+  bindHelper(fn: HelperFn): number;
+  /** Semantics for an instruction with no implementation: raise #UD and count it. */
+  undefinedInsn(g: Gen): void;
+  /** The helper-based predicate for liveness (instructions implemented in TypeScript). */
+  isHelperBased(d: Insn): boolean;
+}
+
+const MNEMONIC_NAME: string[] = [];
+for (const [k, v] of Object.entries(Mnemonic)) if (typeof v === 'number') MNEMONIC_NAME[v] = k;
+export const mnemonicName = (m: number): string => MNEMONIC_NAME[m] ?? `#${m}`;
+
+/** Build one Wasm module holding one exported function per block (`b0`, `b1`, …). */
+export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number): Uint8Array<ArrayBuffer> {
+  const m = new ModuleBuilder({ module: 'env', name: 'mem', pages: memPages, maxPages: memMax });
+  const rt: RtFns = {
+    rd: [8, 16, 32, 64].map((b) => m.importFunction('rt', `rd${b}`, [T.i64], [T.i64])),
+    wr: [8, 16, 32, 64].map((b) => m.importFunction('rt', `wr${b}`, [T.i64, T.i64], [])),
+    flagsGet: m.importFunction('rt', 'flags_get', [], [T.i32]),
+    mul128: m.importFunction('rt', 'mul128', [T.i64, T.i64, T.i32], [T.i64]),
+    div128: m.importFunction('rt', 'div128', [T.i64, T.i64, T.i64, T.i32, T.i32], [T.i64]),
+    helper: m.importFunction('js', 'helper', [T.i32], []),
+    ioIn: m.importFunction('js', 'io_in', [T.i32, T.i32], [T.i32]),
+    ioOut: m.importFunction('js', 'io_out', [T.i32, T.i32, T.i32], []),
+    raise: m.importFunction('js', 'raise', [T.i32, T.i32], []),
+    segCheck: m.importFunction('js', 'seg_check', [T.i32, T.i32, T.i32, T.i32], []),
+  };
+  blocks.forEach((b, bi) => {
+    const f = new FnBody(0);
+    const g = new Gen(f, mode, rt, hooks.bindHelper, hooks.cpu);
+    const live = flagLiveness(b.insns, hooks.isHelperBased);
+    g.lazyKind = -1;
+    for (let i = 0; i < b.insns.length; i++) {
+      const d = b.insns[i];
+      g.beginInsn(d);
+      g.retired = i;
+      g.flagsLive = live[i];
+      const sem = d.isInvalid ? undefined : SEM[d.mnemonic];
+      if (sem) sem(g);
+      else hooks.undefinedInsn(g);
+      if (g.ended) break;
+    }
+    if (!g.ended) {
+      const last = b.insns[b.insns.length - 1];
+      f.i32(0).i64Big(last.next).i64Store(128 /* RIP */);
+    }
+    g.addIcount(b.insns.length);
+    m.addFunction([], [], f, `b${bi}`);
+  });
+  return m.emit();
+}

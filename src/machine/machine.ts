@@ -1,0 +1,143 @@
+import { PhysMem } from '../mmu/physmem.js';
+import { IoBus } from '../devices/iobus.js';
+import { VirtualClock } from '../devices/clock.js';
+import { Cpu } from '../cpu/cpu.js';
+import { Engine } from '../jit/engine.js';
+import { createPcPlatform, type PcPlatform } from '../devices/pc.js';
+import type { MachineControl } from '../devices/types.js';
+import { deliverEvent, EventKind, TripleFault } from '../cpu/system/interrupts.js';
+import type { GuestFault } from '../cpu/exception.js';
+import * as L from '../cpu/state-layout.js';
+import { IF } from '../cpu/flags.js';
+import { FEATURES } from '../cpu/system/cpuid.js';
+import { applyBootState, resetCpu } from './reset.js';
+import type { BootState } from '../loader/boot-state.js';
+import { describeCpu } from './describe.js';
+
+export interface MachineOptions {
+  memMiB: number;
+  serialOut?: (byte: number) => void;
+}
+
+export type StopReason = 'exit' | 'timeout' | 'triple-fault' | 'reset' | 'poweroff' | 'halted' | 'expect' | 'limit';
+
+/** Blocks per dispatcher slice between device/timer/interrupt checks. */
+const SLICE = 256;
+
+/**
+ * A PC: RAM, the platform devices, one CPU and its execution engine, and the loop that runs them
+ * on deterministic virtual time.
+ */
+export class Machine {
+  readonly phys: PhysMem;
+  readonly io = new IoBus();
+  readonly clock = new VirtualClock();
+  readonly cpu: Cpu;
+  readonly engine: Engine;
+  readonly platform: PcPlatform;
+  exitValue: number | null = null;
+  stopReason: StopReason | null = null;
+  tripleFaultState: string | null = null;
+  resetCount = 0;
+
+  constructor(opts: MachineOptions) {
+    this.phys = new PhysMem(opts.memMiB * 1024 * 1024);
+    this.cpu = new Cpu(this.phys.memory, this.phys, this.io);
+    this.engine = new Engine(this.cpu);
+    this.phys.onWrite = (p, len) => {
+      for (let page = p - (p % 4096); page < p + len; page += 4096) if (this.cpu.code.isCodePage(page)) this.cpu.code.invalidatePhysPage(page);
+    };
+    const control: MachineControl = {
+      requestExit: (v) => { this.exitValue = v; this.stop('exit'); },
+      requestReset: (why) => { void why; this.resetCount++; this.stop('reset'); },
+      requestPowerOff: () => this.stop('poweroff'),
+    };
+    this.platform = createPcPlatform({ io: this.io, mem: this.phys, clock: this.clock, control, ramBytes: this.phys.ramBytes, serialOut: opts.serialOut ?? (() => {}) });
+    this.clock.setInstructionSource(() => this.cpu.st.icount);
+    this.cpu.tscSource = () => this.clock.nowNs();
+    this.cpu.intc = this.platform.intc;
+    const lapic = this.platform.lapic as unknown as { readMsr?: Function; writeMsr?: Function; tpr?: number; setTpr?: Function; getTpr?: Function };
+    if (typeof lapic.readMsr === 'function' && typeof lapic.writeMsr === 'function') {
+      this.cpu.msrDevice = {
+        readMsr: (msr) => (lapic.readMsr as (m: number) => [number, number] | null)(msr),
+        writeMsr: (msr, lo, hi) => (lapic.writeMsr as (m: number, lo: number, hi: number) => boolean)(msr, lo, hi),
+      };
+      FEATURES.apic = true;
+    }
+    resetCpu(this.cpu);
+  }
+
+  stop(reason: StopReason): void {
+    if (!this.stopReason) this.stopReason = reason;
+    this.cpu.stopRequested = true;
+  }
+
+  boot(bs: BootState): void {
+    this.engine.flushAll();
+    applyBootState(this.cpu, bs);
+  }
+
+  private deliverFault = (f: GuestFault): void => {
+    try {
+      deliverEvent(this.cpu, f.vector, EventKind.Exception, f.errorCode);
+    } catch (e) {
+      if (e instanceof TripleFault) {
+        this.tripleFaultState = describeCpu(this.cpu);
+        this.stop('triple-fault');
+        return;
+      }
+      throw e;
+    }
+  };
+
+  /** Deliver a pending NMI or maskable interrupt if the CPU can take it now. */
+  private checkInterrupts(): void {
+    const cpu = this.cpu;
+    const intc = cpu.intc;
+    if (!intc || cpu.intShadow) return;
+    try {
+      if (intc.takeNmi()) { deliverEvent(cpu, 2, EventKind.External, -1); return; }
+      if ((cpu.st.get32(L.RFLAGS) & IF) && intc.hasInterrupt()) {
+        const v = intc.acknowledge();
+        cpu.stats.interrupts++;
+        deliverEvent(cpu, v, EventKind.External, -1);
+      }
+    } catch (e) {
+      if (e instanceof TripleFault) { this.tripleFaultState = describeCpu(cpu); this.stop('triple-fault'); return; }
+      if ((e as GuestFault).vector !== undefined) { this.deliverFault(e as GuestFault); return; }
+      throw e;
+    }
+  }
+
+  /**
+   * Run synchronously for at most `wallMs` of host time (then return so the event loop can breathe).
+   * Returns true while the machine can still make progress.
+   */
+  runSlice(wallMs: number): boolean {
+    const cpu = this.cpu;
+    const t0 = Date.now();
+    let n = 0;
+    while (!cpu.stopRequested) {
+      this.clock.runDue();
+      this.checkInterrupts();
+      if (cpu.stopRequested) break;
+      if (cpu.halted) {
+        const next = this.clock.nextDeadline();
+        const canWake = next !== Infinity && ((cpu.st.get32(L.RFLAGS) & IF) !== 0 || true);
+        if (!canWake || !(cpu.st.get32(L.RFLAGS) & IF)) {
+          if (!(cpu.st.get32(L.RFLAGS) & IF)) { this.stop('halted'); break; }
+          return true; // waiting for host input
+        }
+        this.clock.skipTo(next);
+        continue;
+      }
+      const before = this.engine.stats.blocksExecuted;
+      this.engine.run(SLICE, this.deliverFault);
+      if (this.engine.stats.blocksExecuted !== before) cpu.intShadow = false;
+      if ((++n & 15) === 0 && Date.now() - t0 >= wallMs) break;
+    }
+    return !cpu.stopRequested;
+  }
+}
+
+void resetCpu;

@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Machine, type StopReason } from './machine.js';
+import { loadKernel } from '../loader/index.js';
+import { UsageError } from '../cli/errors.js';
+import { mnemonicName } from '../jit/translate.js';
+
+export interface RunGuestOptions {
+  kernel: string;
+  append?: string;
+  modules?: string[];
+  memMiB?: number;
+  timeoutSec?: number;
+  /** Regular expressions the serial output must match, in order; when all matched the run stops with exit code 0. */
+  expect?: RegExp[];
+  /** Called with serial output as it arrives. */
+  serialOut?: (text: string) => void;
+  /** Bytes to type into COM1. */
+  input?: AsyncIterable<Buffer | string> | null;
+}
+
+export interface RunStats {
+  instructions: number;
+  wallMs: number;
+  mips: number;
+  blocksCompiled: number;
+  modulesCompiled: number;
+  compileMs: number;
+  invalidations: number;
+  tlbMisses: number;
+  interrupts: number;
+  exceptions: Record<number, number>;
+  undefinedInstructions: Record<string, number>;
+}
+
+export interface RunGuestResult {
+  /** CLI convention: (v << 1) | 1 for isa-debug-exit, 0 when every expect matched, 124 timeout, 3 triple fault. */
+  exitCode: number;
+  reason: StopReason;
+  serial: string;
+  stats: RunStats;
+  /** CPU state at a triple fault. */
+  cpuState?: string;
+}
+
+function readFileOrFail(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+  }
+}
+
+/** Boot a kernel file and run it until it exits, matches its expectations, faults or times out. */
+export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
+  const memMiB = opts.memMiB ?? 128;
+  const kernel = readFileOrFail(opts.kernel, 'kernel');
+  const modules = (opts.modules ?? []).map((m) => {
+    const [path, ...args] = m.split(' ');
+    return { name: [basename(path), ...args].join(' '), data: readFileOrFail(path, 'module') };
+  });
+  let serial = '';
+  const expects = opts.expect ?? [];
+  let expectIdx = 0;
+  let scanFrom = 0;
+  const decoder = new TextDecoder();
+  let machine: Machine | null = null;
+  const onByte = (b: number) => {
+    const s = decoder.decode(new Uint8Array([b]), { stream: true });
+    serial += s;
+    opts.serialOut?.(s);
+    if (expectIdx < expects.length && (b === 10 || serial.length - scanFrom > 4096 || true)) {
+      const m = expects[expectIdx].exec(serial.slice(scanFrom));
+      if (m) {
+        scanFrom += m.index + m[0].length;
+        expectIdx++;
+        if (expectIdx === expects.length) machine?.stop('expect');
+      }
+    }
+  };
+  machine = new Machine({ memMiB, serialOut: onByte });
+  const bs = loadKernel(machine.phys, kernel, { cmdline: opts.append ?? '', kernelName: opts.kernel, modules });
+  machine.boot(bs);
+  if (opts.input) {
+    void (async () => {
+      for await (const chunk of opts.input!) machine!.platform.uart.pushInput(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    })();
+  }
+  const t0 = performance.now();
+  const deadline = Date.now() + (opts.timeoutSec ?? 60) * 1000;
+  for (;;) {
+    const more = machine.runSlice(50);
+    if (!more) break;
+    if (Date.now() >= deadline) { machine.stop('timeout'); break; }
+    await new Promise((r) => setImmediate(r));
+  }
+  const wallMs = performance.now() - t0;
+  const reason = machine.stopReason ?? 'timeout';
+  let exitCode: number;
+  switch (reason) {
+    case 'exit': exitCode = ((machine.exitValue! << 1) | 1) & 0xff; break;
+    case 'expect': exitCode = 0; break;
+    case 'triple-fault': exitCode = 3; break;
+    case 'poweroff': exitCode = expectIdx === expects.length ? 0 : 1; break;
+    default: exitCode = 124;
+  }
+  const cpu = machine.cpu;
+  const es = machine.engine.stats;
+  const instructions = cpu.st.icount;
+  const exceptions: Record<number, number> = {};
+  cpu.stats.exceptions.forEach((n, v) => { if (n) exceptions[v] = n; });
+  void mnemonicName;
+  return {
+    exitCode,
+    reason,
+    serial,
+    cpuState: machine.tripleFaultState ?? undefined,
+    stats: {
+      instructions,
+      wallMs,
+      mips: instructions / wallMs / 1000,
+      blocksCompiled: es.blocksCompiled,
+      modulesCompiled: es.modulesCompiled,
+      compileMs: es.compileMs,
+      invalidations: es.invalidations,
+      tlbMisses: cpu.stats.tlbMisses,
+      interrupts: cpu.stats.interrupts,
+      exceptions,
+      undefinedInstructions: Object.fromEntries(cpu.stats.ud),
+    },
+  };
+}
