@@ -114,7 +114,7 @@ export class Cpu {
   flagsGet: () => number = () => this.st.get32(L.RFLAGS);
   getRflags(): number { return this.flagsGet() >>> 0; }
   setRflags(v: number): void {
-    this.st.set32(L.RFLAGS, (v | 2) & 0x3f7fd5);
+    this.st.set32(L.RFLAGS, (v & 0x3f7fd5) | 2);
     this.st.set32(L.RFLAGS + 4, 0);
     this.st.set32(L.FLAG_OP, 0);
   }

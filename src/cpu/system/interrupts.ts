@@ -26,39 +26,34 @@ export class TripleFault extends Error {
   }
 }
 
-/** Tracks nested delivery for double/triple fault escalation. */
-let delivering: number | null = null;
-
 function push(cpu: Cpu, rsp: { v: bigint }, size: number, value: bigint, ssBase: bigint, mask: bigint): void {
   rsp.v = (rsp.v - BigInt(size)) & mask;
   cpu.writeLin(cpu.is64 || mask === 0xffffffffffffffffn ? rsp.v : (ssBase + rsp.v) & 0xffffffffn, size, value, false);
 }
 
 /**
- * Deliver an interrupt or exception. `err` < 0 when there is no error code. On a fault during
- * delivery the SDM's double-fault rules apply; a fault while delivering #DF is a triple fault.
+ * Deliver an interrupt or exception. `err` < 0 when there is no error code. A fault while
+ * delivering escalates by the SDM's table (§6.15, "Double Fault Exception"): contributory after
+ * contributory, or anything but a benign one after #PF, becomes #DF; a fault while delivering #DF
+ * is a triple fault (thrown as TripleFault for the machine to report).
  */
 export function deliverEvent(cpu: Cpu, vector: number, kind: EventKind, err: number): void {
-  const outer = delivering;
-  if (outer !== null) {
-    // a fault while delivering `outer`
-    const benign = !(CONTRIBUTORY.has(vector) || vector === Vec.PF);
-    if (outer === Vec.DF) throw new TripleFault(vector);
-    if (!benign && (CONTRIBUTORY.has(outer) && CONTRIBUTORY.has(vector) || outer === Vec.PF)) {
-      delivering = Vec.DF;
-      try { deliverOnce(cpu, Vec.DF, EventKind.Exception, 0); } finally { delivering = outer; }
+  let v = vector, k = kind, e = err;
+  for (;;) {
+    try {
+      deliverOnce(cpu, v, k, e);
       return;
+    } catch (x) {
+      if (!(x instanceof GuestFault)) throw x;
+      if (v === Vec.DF) throw new TripleFault(x.vector);
+      const second = x.vector;
+      const contributory = (n: number) => CONTRIBUTORY.has(n);
+      if ((contributory(v) && contributory(second)) || (v === Vec.PF && (contributory(second) || second === Vec.PF))) {
+        v = Vec.DF; k = EventKind.Exception; e = 0;
+      } else {
+        v = second; k = EventKind.Exception; e = x.errorCode;
+      }
     }
-  }
-  delivering = vector;
-  try {
-    deliverOnce(cpu, vector, kind, err);
-  } catch (e) {
-    if (!(e instanceof GuestFault)) throw e;
-    if (vector === Vec.DF) throw new TripleFault(e.vector);
-    deliverEvent(cpu, e.vector, EventKind.Exception, e.errorCode);
-  } finally {
-    delivering = outer;
   }
 }
 
