@@ -63,7 +63,7 @@ export class ApicBus {
       let best: ApicTarget | undefined;
       let bestPri = Infinity;
       for (let i = 0; i < ts.length; i++) {
-        if (!includeSelf && ts[i] === from) continue;
+        if ((!includeSelf && ts[i] === from) || !ts[i].matchesDestination(0xffffffff, false, true)) continue;
         const p = ts[i].arbitrationPriority();
         if (p < bestPri) { best = ts[i]; bestPri = p; }
       }
@@ -71,7 +71,8 @@ export class ApicBus {
       return;
     }
     for (let i = 0; i < ts.length; i++) {
-      if (!includeSelf && ts[i] === from) continue;
+      // A broadcast destination matches every APIC that is present (globally enabled).
+      if ((!includeSelf && ts[i] === from) || !ts[i].matchesDestination(0xffffffff, false, true)) continue;
       ts[i].accept(mode, vector, level);
     }
   }

@@ -224,7 +224,12 @@ export class LocalApic implements MmioHandler, ApicTarget {
         return;
       }
       case DM_NMI: this.nmiPending = true; return;
-      case DM_INIT: this.initPending = true; this.onInit?.(); return;
+      case DM_INIT:
+        // INIT puts the APIC back in its power-up state, keeping only the ID and base.
+        this.resetRegisters();
+        this.initPending = true;
+        this.onInit?.();
+        return;
       case DM_STARTUP: this.sipiPending = true; this.sipiVector = vector; this.onStartup?.(vector); return;
       case DM_EXTINT: this.extIntPending = true; return;
       default: return; // SMI: no SMM

@@ -257,3 +257,45 @@ describe('local APIC, IOAPIC and routing', () => {
     expect(intc.acknowledge()).toBe(0x0b);
   });
 });
+
+describe('APIC bus with two CPUs', () => {
+  it('delivers IPIs between APICs, runs INIT/SIPI and lowest-priority arbitration', () => {
+    const clock = new TestClock();
+    const abus = new ApicBus();
+    const bsp = new LocalApic(0, clock, abus, true);
+    const ap = new LocalApic(1, clock, abus, false);
+    const started: number[] = [];
+    ap.onStartup = (v) => started.push(v);
+    bsp.mmioWrite(0xf0, 4, 0x1ff);
+    ap.mmioWrite(0xf0, 4, 0x1ff);
+    ap.mmioWrite(0x80, 4, 0x20);
+    // fixed IPI to APIC ID 1
+    bsp.mmioWrite(0x310, 4, 1 << 24);
+    bsp.mmioWrite(0x300, 4, 0x4000 | 0x70);
+    expect(ap.hasInterrupt()).toBe(true);
+    expect(bsp.hasInterrupt()).toBe(false);
+    expect(ap.acknowledge()).toBe(0x70);
+    ap.mmioWrite(0xb0, 4, 0);
+    // all-excluding-self INIT then SIPI, as an OS starts its APs
+    bsp.mmioWrite(0x300, 4, 0xc4500);
+    expect(ap.initPending).toBe(true);
+    expect(bsp.initPending).toBe(false);
+    expect(ap.mmioRead(0xf0, 4)).toBe(0xff); // INIT reset the AP's APIC
+    expect(ap.mmioRead(0x20, 4)).toBe(1 << 24);
+    bsp.mmioWrite(0x300, 4, 0xc4600 | 0x08);
+    expect(started).toEqual([0x08]);
+    // lowest priority to both (logical flat, both in the mask): the one with the lower TPR wins
+    bsp.mmioWrite(0xd0, 4, 0x01000000);
+    ap.mmioWrite(0xf0, 4, 0x1ff);
+    ap.mmioWrite(0xd0, 4, 0x02000000);
+    bsp.mmioWrite(0x80, 4, 0x40);
+    bsp.mmioWrite(0x310, 4, 0x03000000);
+    bsp.mmioWrite(0x300, 4, 0x4000 | 0x800 | 0x100 | 0x71);
+    expect(ap.hasInterrupt()).toBe(true);
+    expect(bsp.mmioRead(0x200 + 0x30, 4)).toBe(0);
+    // a globally disabled APIC takes nothing
+    ap.writeMsr(0x1b, 0xfee00000, 0);
+    bsp.mmioWrite(0x300, 4, 0xc0000 | 0x72);
+    expect(ap.hasInterrupt()).toBe(false);
+  });
+});
