@@ -56,6 +56,22 @@ export class ApicBus {
     return any;
   }
 
+  /**
+   * A message-signalled interrupt: a device's DMA write of `data` to `address` in the
+   * 0xFEExxxxx window (PCI MSI / MSI-X). Address bits 19:12 = destination, bit 3 = redirection
+   * hint (lowest priority among the destinations), bit 2 = logical destination mode; data bits
+   * 7:0 = vector, 10:8 = delivery mode, 15 = level trigger. Returns false for a malformed message.
+   */
+  deliverMsi(address: number, data: number): boolean {
+    if ((address >>> 20) !== 0xfee) return false;
+    const dest = (address >>> 12) & 0xff;
+    const logical = (address & 0x4) !== 0;
+    let mode = (data >>> 8) & 7;
+    if (mode === 3 || mode === 6) return false;
+    if ((address & 0x8) && mode === DM_FIXED) mode = DM_LOWEST;
+    return this.deliver(dest, logical, false, mode, data & 0xff, (data & 0x8000) !== 0);
+  }
+
   /** ICR destination shorthands: all including or excluding the sender. */
   deliverAll(from: ApicTarget, includeSelf: boolean, mode: number, vector: number, level: boolean): void {
     const ts = this.targets;

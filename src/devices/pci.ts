@@ -33,7 +33,7 @@ export interface PciIdent {
   interruptPin?: number;
 }
 
-export const PCI_COMMAND = 0x04, PCI_STATUS = 0x06, PCI_BAR0 = 0x10, PCI_INTERRUPT_LINE = 0x3c;
+export const PCI_COMMAND = 0x04, PCI_STATUS = 0x06, PCI_BAR0 = 0x10, PCI_CAPABILITY_LIST = 0x34, PCI_INTERRUPT_LINE = 0x3c;
 export const PCI_COMMAND_IO = 0x1, PCI_COMMAND_MEMORY = 0x2, PCI_COMMAND_MASTER = 0x4, PCI_COMMAND_INTX_DISABLE = 0x400;
 
 /**
@@ -82,6 +82,31 @@ export class PciConfigSpace implements PciFunction {
   /** Make bits guest-writable (an extra device register). */
   setWritable(o: number, size: IoSize, mask: number): void {
     for (let i = 0; i < size; i++) this.wmask[o + i] = (mask >>> (8 * i)) & 0xff;
+  }
+
+  /** Next free byte for capabilities (they live in the device-specific area from 0x40). */
+  private capNext = 0x40;
+
+  /**
+   * Append a capability of `size` bytes (ID and next pointer included) to the capability
+   * list and return its offset; the caller fills in the body and write masks.
+   */
+  addCapability(id: number, size: number): number {
+    const off = (this.capNext + 3) & ~3;
+    if (off + size > 0x100) throw new Error('PCI capability does not fit in configuration space');
+    this.capNext = off + size;
+    this.bytes[off] = id;
+    this.bytes[off + 1] = 0;
+    // Link from the end of the current list.
+    if (!(this.bytes[PCI_STATUS] & 0x10)) {
+      this.bytes[PCI_STATUS] |= 0x10;
+      this.bytes[PCI_CAPABILITY_LIST] = off;
+    } else {
+      let p = this.bytes[PCI_CAPABILITY_LIST];
+      while (this.bytes[p + 1] !== 0) p = this.bytes[p + 1];
+      this.bytes[p + 1] = off;
+    }
+    return off;
   }
 
   defineBar(index: number, def: PciBarDef): void {

@@ -299,3 +299,18 @@ describe('APIC bus with two CPUs', () => {
     expect(ap.hasInterrupt()).toBe(false);
   });
 });
+
+describe('MSI', () => {
+  it('turns an MSI address/data pair into an APIC message', () => {
+    const clock = new TestClock();
+    const abus = new ApicBus();
+    const lapic = new LocalApic(0, clock, abus, true);
+    lapic.mmioWrite(0xf0, 4, 0x1ff);
+    expect(abus.deliverMsi(0xfee00000, 0x4041)).toBe(true);
+    expect(lapic.acknowledge()).toBe(0x41);
+    expect(abus.deliverMsi(0xfee01000, 0x42)).toBe(false); // APIC ID 1 is absent
+    expect(abus.deliverMsi(0xfec00000, 0x42)).toBe(false);
+    expect(abus.deliverMsi(0xfee00000, 0x400)).toBe(true); // NMI
+    expect(lapic.takeNmi()).toBe(true);
+  });
+});

@@ -115,3 +115,17 @@ describe('PCI configuration mechanism #1', () => {
     expect(io.read(0xcf9, 1)).toBe(0x02);
   });
 });
+
+describe('PCI capabilities', () => {
+  it('chains capabilities from the capability pointer', () => {
+    const dev = new PciConfigSpace({ vendorId: 0x1af4, deviceId: 0x1041, classCode: 0x020000 });
+    const a = dev.addCapability(0x09, 0x10);
+    const b = dev.addCapability(0x05, 0x0a);
+    expect(dev.configRead(0x06, 2) & 0x10).toBe(0x10);
+    expect(dev.configRead(0x34, 1)).toBe(a);
+    expect(dev.configRead(a, 1)).toBe(0x09);
+    expect(dev.configRead(a + 1, 1)).toBe(b);
+    expect(dev.configRead(b, 1)).toBe(0x05);
+    expect(dev.configRead(b + 1, 1)).toBe(0);
+  });
+});
