@@ -119,7 +119,17 @@ export class Pit implements IoHandler {
   private ch0Rise = 0;
   private readonly fireCh0 = (): void => this.onChannel0Edge();
 
-  constructor(private readonly clock: VirtualClock, private readonly irq: IrqSink) {}
+  constructor(private readonly clock: VirtualClock, private readonly irq: IrqSink) {
+    // Power-on state as firmware leaves it (and QEMU resets to): every channel in mode 3 with
+    // the full 65536 count, so channel 0 ticks IRQ0 at ~18.2 Hz until the OS reprograms it.
+    const now = clock.nowNs();
+    for (let i = 0; i < 3; i++) {
+      const ch = this.channels[i];
+      ch.mode = 3;
+      ch.access = ACCESS_WORD;
+      this.loadCount(i, 0, now);
+    }
+  }
 
   ioRead(port: number, _size: IoSize): number {
     const now = this.clock.nowNs();

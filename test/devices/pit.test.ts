@@ -132,6 +132,13 @@ describe('8254 PIT', () => {
     expect(bus.read(0x61, 1) & 0x20).toBe(0x20);
   });
 
+  it('powers up with channel 0 ticking at ~18.2 Hz and channel 2 waiting for its gate', () => {
+    clock.advanceTo(1e9);
+    expect(irq.count(0)).toBe(18);
+    bus.write(0x43, 1, 0xe8); // read-back status of channel 2
+    expect(bus.read(0x42, 1)).toBe(0x80 | 0x30 | 0x06);
+  });
+
   it('the refresh bit toggles with time', () => {
     const a = bus.read(0x61, 1) & 0x10;
     clock.advance(15100);
