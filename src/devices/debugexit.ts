@@ -2,12 +2,13 @@
 // Any write of v ends the run; the machine loop turns it into exit status (v << 1) | 1.
 
 import type { IoHandler, IoSize, MachineControl } from './types.js';
+import { allOnes } from './openbus.js';
 
 export class DebugExit implements IoHandler {
   constructor(private readonly control: MachineControl) {}
 
   ioRead(_port: number, size: IoSize): number {
-    return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+    return allOnes(size);
   }
 
   ioWrite(_port: number, size: IoSize, value: number): void {

@@ -3,6 +3,7 @@
 // the machine's RAM size, CPU count and named "files" (etc/...) through it.
 
 import type { IoHandler, IoSize } from './types.js';
+import { allOnes } from './openbus.js';
 
 /** Guest-memory access the DMA interface needs (PhysMem satisfies it). */
 export interface FwCfgDmaMemory {
@@ -161,7 +162,7 @@ export class FwCfg implements IoHandler {
       // The DMA address register reads back the "QEMU CFG" signature (big-endian).
       case 0x514: return this.dma ? bswap32(DMA_SIGNATURE_HI) : 0xffffffff;
       case 0x518: return this.dma ? bswap32(DMA_SIGNATURE_LO) : 0xffffffff;
-      default: return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+      default: return allOnes(size);
     }
   }
 

@@ -6,6 +6,7 @@ import type { IoBus } from './iobus.js';
 import type { VirtualClock } from './clock.js';
 import type { PhysMem } from '../mmu/physmem.js';
 import type { InterruptController, IoSize, IrqSink, MachineControl, MmioHandler } from './types.js';
+import { allOnes } from './openbus.js';
 import { PicPair } from './pic.js';
 import { Pit } from './pit.js';
 import { Rtc } from './rtc.js';
@@ -79,7 +80,7 @@ class LapicWindow implements MmioHandler {
     this.current = this.lapics[i];
   }
   mmioRead(offset: number, size: IoSize): number {
-    if (this.current.baseAddress !== LAPIC_DEFAULT_BASE) return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+    if (this.current.baseAddress !== LAPIC_DEFAULT_BASE) return allOnes(size);
     return this.current.mmioRead(offset, size);
   }
   mmioWrite(offset: number, size: IoSize, value: number): void {

@@ -3,6 +3,7 @@
 // header with the standard write masks and BAR sizing behaviour.
 
 import type { IoHandler, IoSize } from './types.js';
+import { allOnes } from './openbus.js';
 
 /** A PCI function's configuration space as the bus sees it. Offsets are 0..255 and naturally aligned for `size`. */
 export interface PciFunction {
@@ -215,7 +216,7 @@ export class PciBus implements IoHandler {
   /** Configuration access by address (also what an ECAM window would use). Absent functions read all ones. */
   readConfig(bus: number, devfn: number, offset: number, size: IoSize): number {
     const f = bus === 0 ? this.functions[devfn] : undefined;
-    if (!f) return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+    if (!f) return allOnes(size);
     return f.configRead(offset, size);
   }
 
@@ -228,10 +229,10 @@ export class PciBus implements IoHandler {
     if (port < 0xcfc) {
       if (port === 0xcf8 && size === 4) return this.configAddress;
       if (port === 0xcf9 && size === 1 && this.resetControl) return this.resetControl.ioRead(port, size);
-      return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+      return allOnes(size);
     }
     const a = this.configAddress;
-    if (!(a & 0x80000000)) return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+    if (!(a & 0x80000000)) return allOnes(size);
     return this.readConfig((a >>> 16) & 0xff, (a >>> 8) & 0xff, (a & 0xfc) | (port & 3), size);
   }
 

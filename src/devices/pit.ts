@@ -7,6 +7,7 @@
 
 import type { IoHandler, IoSize, IrqSink } from './types.js';
 import type { Timer, VirtualClock } from './clock.js';
+import { fromBcd, toBcd } from './bcd.js';
 
 export const PIT_HZ = 1_193_182;
 const TICKS_PER_NS = PIT_HZ / 1e9;
@@ -99,14 +100,6 @@ class PitChannel {
   statusByte(now: number): number {
     return (this.out(now) ? 0x80 : 0) | (this.nullCount ? 0x40 : 0) | (this.access << 4) | (this.mode << 1) | (this.bcd ? 1 : 0);
   }
-}
-
-function toBcd(v: number): number {
-  return (v % 10) | ((Math.floor(v / 10) % 10) << 4) | ((Math.floor(v / 100) % 10) << 8) | ((Math.floor(v / 1000) % 10) << 12);
-}
-
-function fromBcd(v: number): number {
-  return (v & 0xf) + ((v >> 4) & 0xf) * 10 + ((v >> 8) & 0xf) * 100 + ((v >> 12) & 0xf) * 1000;
 }
 
 export class Pit implements IoHandler {

@@ -1,26 +1,13 @@
 // PS/2 keyboard as seen through the 8042: it answers the host commands drivers use to
 // identify and configure it, and accepts injected scancodes through the controller.
 
-const ACK = 0xfa, RESEND = 0xfe, SELF_TEST_OK = 0xaa;
+import { Ps2Device, PS2_ACK as ACK, PS2_RESEND as RESEND, PS2_SELF_TEST_OK as SELF_TEST_OK } from './ps2device.js';
 
-/** A byte sink the device answers into (the controller's per-port queue). */
-export type Ps2Reply = (byte: number) => void;
-
-export class Ps2Keyboard {
+export class Ps2Keyboard extends Ps2Device {
   scanning = true;
   scancodeSet = 2;
   leds = 0;
   typematic = 0x2b;
-  /** Command awaiting its parameter byte, or 0. */
-  private pending = 0;
-  private lastSent = 0;
-
-  constructor(private readonly reply: Ps2Reply) {}
-
-  private send(b: number): void {
-    this.lastSent = b;
-    this.reply(b);
-  }
 
   /** A byte from the host. `translated` says whether the 8042 translates to set 1 (affects the ID bytes). */
   write(b: number, translated: boolean): void {
@@ -38,7 +25,7 @@ export class Ps2Keyboard {
     }
     switch (b) {
       case 0xff: this.setDefaults(); this.scanning = true; this.send(ACK); this.send(SELF_TEST_OK); return;
-      case 0xfe: this.reply(this.lastSent); return;
+      case 0xfe: this.resend(); return;
       case 0xf2: this.send(ACK); this.send(0xab); this.send(translated ? 0x41 : 0x83); return;
       case 0xee: this.send(0xee); return;
       case 0xed: case 0xf3: case 0xf0: this.pending = b; this.send(ACK); return;

@@ -1,25 +1,14 @@
 // PS/2 mouse as seen through the 8042's auxiliary port: answers identification, status and
 // configuration commands like a plain 3-button mouse that never moves.
 
-import type { Ps2Reply } from './ps2kbd.js';
+import { Ps2Device, PS2_ACK as ACK, PS2_RESEND as RESEND, PS2_SELF_TEST_OK as SELF_TEST_OK } from './ps2device.js';
 
-const ACK = 0xfa, RESEND = 0xfe, SELF_TEST_OK = 0xaa;
-
-export class Ps2Mouse {
+export class Ps2Mouse extends Ps2Device {
   enabled = false;
   remote = false;
   scaling21 = false;
   resolution = 2;
   sampleRate = 100;
-  private pending = 0;
-  private lastSent = 0;
-
-  constructor(private readonly reply: Ps2Reply) {}
-
-  private send(b: number): void {
-    this.lastSent = b;
-    this.reply(b);
-  }
 
   write(b: number): void {
     if (this.pending) {
@@ -32,7 +21,7 @@ export class Ps2Mouse {
     }
     switch (b) {
       case 0xff: this.setDefaults(); this.send(ACK); this.send(SELF_TEST_OK); this.send(0x00); return;
-      case 0xfe: this.reply(this.lastSent); return;
+      case 0xfe: this.resend(); return;
       case 0xf2: this.send(ACK); this.send(0x00); return; // plain 3-byte PS/2 mouse
       case 0xe9:
         this.send(ACK);

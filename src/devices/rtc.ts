@@ -6,6 +6,7 @@
 
 import type { IoHandler, IoSize, IrqSink } from './types.js';
 import type { Timer, VirtualClock } from './clock.js';
+import { fromBcd, toBcd } from './bcd.js';
 
 const REG_A = 0x0a, REG_B = 0x0b, REG_C = 0x0c, REG_D = 0x0d;
 const CENTURY = 0x32;
@@ -125,11 +126,11 @@ export class Rtc implements IoHandler {
   }
 
   private enc(v: number): number {
-    return (this.regB & B_DM_BINARY) ? v : ((Math.floor(v / 10) % 10) << 4) | (v % 10);
+    return (this.regB & B_DM_BINARY) ? v : toBcd(v % 100);
   }
 
   private dec(v: number): number {
-    return (this.regB & B_DM_BINARY) ? v : (v >> 4) * 10 + (v & 0xf);
+    return (this.regB & B_DM_BINARY) ? v : fromBcd(v & 0xff);
   }
 
   private encHour(h: number): number {
