@@ -114,9 +114,4 @@ export class IoApic implements MmioHandler, IrqSink {
     if (offset === 0x10 && size === 4) { this.writeRegister(this.ioregsel, value >>> 0); return; }
     if (offset === 0x40) this.eoi(value & 0xff);
   }
-
-  /** Redirection entry (tests, diagnostics). */
-  entry(pin: number): { lo: number; hi: number } {
-    return { lo: this.lo[pin], hi: this.hi[pin] };
-  }
 }

@@ -256,9 +256,4 @@ export class PicPair implements IoHandler, IrqSink {
     }
     this.update();
   }
-
-  /** Vector the master would hand out for `irq` (diagnostics/tests). */
-  vectorFor(irq: number): number {
-    return irq < 8 ? this.master.vectorBase + irq : this.slave.vectorBase + (irq - 8);
-  }
 }
