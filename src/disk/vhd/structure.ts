@@ -36,6 +36,12 @@ function readExact(file: ImageFile, pos: number, len: number): Uint8Array | null
   return file.read(b, pos) === len ? b : null;
 }
 
+function readStruct(file: ImageFile, pos: number, len: number, what: string): Uint8Array {
+  const b = readExact(file, pos, len);
+  if (!b) throw new DiskFormatError(`truncated: ${what} lies past the end of the file`);
+  return b;
+}
+
 export function looksLikeVhd(file: ImageFile): boolean {
   const size = file.size();
   if (size < FOOTER_SIZE) return false;
@@ -86,17 +92,19 @@ export function readVhdStructure(file: ImageFile): VhdStructure {
     copyMismatch = true;
     issues.push('footer copy at offset 0 differs from the end footer');
   }
-  if (footer.dataOffset + HEADER_SIZE > footerPos) throw new DiskFormatError('truncated: dynamic disk header lies past the end of the file');
-  const header = decodeDynamicHeader(readExact(file, footer.dataOffset, HEADER_SIZE)!);
+  // Structures must lie before the footer, and inside the file when the footer was recovered.
+  const limit = Math.min(footerPos, size);
+  if (footer.dataOffset + HEADER_SIZE > limit) throw new DiskFormatError('truncated: dynamic disk header lies past the end of the file');
+  const header = decodeDynamicHeader(readStruct(file, footer.dataOffset, HEADER_SIZE, 'dynamic disk header'));
   const needed = Math.ceil(footer.currentSize / header.blockSize);
   if (header.maxTableEntries < needed) {
     throw new DiskFormatError(`block allocation table has ${header.maxTableEntries} entries, the disk size needs ${needed}`);
   }
   const batBytes = align512(header.maxTableEntries * 4);
-  if (header.tableOffset + header.maxTableEntries * 4 > footerPos) {
+  if (header.tableOffset + header.maxTableEntries * 4 > limit) {
     throw new DiskFormatError('truncated: block allocation table lies past the end of the file');
   }
-  const raw = readExact(file, header.tableOffset, header.maxTableEntries * 4)!;
+  const raw = readStruct(file, header.tableOffset, header.maxTableEntries * 4, 'block allocation table');
   const bat = new Uint32Array(header.maxTableEntries);
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   for (let i = 0; i < bat.length; i++) bat[i] = dv.getUint32(i * 4, false);
@@ -120,7 +128,7 @@ export function readVhdStructure(file: ImageFile): VhdStructure {
     if (entry === UNUSED_BAT_ENTRY) continue;
     const start = entry * 512;
     const end = start + blockSpan;
-    if (end > footerPos) {
+    if (end > limit) {
       throw new DiskFormatError(`truncated: block ${i} at offset ${start} extends past the end of the file (${size} bytes)`);
     }
     if (i >= needed) issues.push(`block ${i} is allocated but lies beyond the disk size`);
