@@ -549,6 +549,30 @@ export class LocalApic implements MmioHandler, ApicTarget {
     return this.writeReg(r, lo);
   }
 
+  /**
+   * The APIC's MSRs in the shape the CPU's `msrDevice` hook takes: read returns [lo, hi] or null
+   * for MSRs that are not the APIC's; write returns whether the APIC took the MSR. Accesses the
+   * APIC refuses call `onFault` (which should throw #GP(0)); without it they report "not mine".
+   * The returned pair is reused between reads.
+   */
+  msrHooks(onFault?: () => never): { readMsr(msr: number): [number, number] | null; writeMsr(msr: number, lo: number, hi: number): boolean } {
+    const pair: [number, number] = [0, 0];
+    return {
+      readMsr: (msr) => {
+        if (!LocalApic.handlesMsr(msr)) return null;
+        if (!this.readMsr(msr)) { onFault?.(); return null; }
+        pair[0] = this.msrLo;
+        pair[1] = this.msrHi;
+        return pair;
+      },
+      writeMsr: (msr, lo, hi) => {
+        if (!LocalApic.handlesMsr(msr)) return false;
+        if (!this.writeMsr(msr, lo, hi)) { onFault?.(); return false; }
+        return true;
+      },
+    };
+  }
+
   private writeApicBase(lo: number, hi: number): boolean {
     const reservedHi = this.physAddrBits >= 64 ? 0 : ~((1 << Math.max(0, this.physAddrBits - 32)) - 1) >>> 0;
     if ((lo & 0x2ff) !== 0 || (hi & reservedHi) !== 0) return false;

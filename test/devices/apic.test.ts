@@ -314,3 +314,21 @@ describe('MSI', () => {
     expect(lapic.takeNmi()).toBe(true);
   });
 });
+
+describe('CPU MSR hooks', () => {
+  it('adapts readMsr/writeMsr to the CPU hook shape and faults through the callback', () => {
+    const lapic = new LocalApic(0, new TestClock(), new ApicBus(), true);
+    const faults: number[] = [];
+    const hooks = lapic.msrHooks(() => { faults.push(1); throw new Error('#GP'); });
+    expect(hooks.readMsr(0x10)).toBeNull();
+    expect(hooks.writeMsr(0x10, 0, 0)).toBe(false);
+    expect(hooks.readMsr(0x1b)).toEqual([0xfee00900, 0]);
+    expect(() => hooks.readMsr(0x802)).toThrow('#GP'); // not in x2APIC mode
+    expect(hooks.writeMsr(0x1b, 0xfee00c00, 0)).toBe(true);
+    expect(hooks.readMsr(0x803)).toEqual([0x50014, 0]);
+    expect(() => hooks.writeMsr(0x1b, 0xfee00800, 0)).toThrow('#GP');
+    expect(faults.length).toBe(2);
+    const quiet = lapic.msrHooks();
+    expect(quiet.writeMsr(0x1b, 0xfee00800, 0)).toBe(false);
+  });
+});
