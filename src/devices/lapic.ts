@@ -132,6 +132,10 @@ export class LocalApic implements MmioHandler, ApicTarget {
     if (this.tscDeadline !== 0) this.armDeadline();
   }
 
+  /** The full 8-bit task-priority register. */
+  get taskPriority(): number { return this.tpr; }
+  set taskPriority(v: number) { this.tpr = v & 0xff; }
+
   /** TPR as the CPU sees it through CR8 (bits 3:0 = TPR[7:4]). */
   get cr8(): number { return this.tpr >>> 4; }
   set cr8(v: number) { this.tpr = (v & 0xf) << 4; }

@@ -71,6 +71,9 @@ describe('local APIC, IOAPIC and routing', () => {
     expect(intc.acknowledge()).toBe(0x41);
     lapic.cr8 = 0xf;
     expect(L(0x80)).toBe(0xf0);
+    lapic.taskPriority = 0x35;
+    expect(lapic.cr8).toBe(3);
+    expect(L(0x80)).toBe(0x35);
   });
 
   it('ICR delivery by physical and logical destination; NMI and INIT/SIPI decoded', () => {
