@@ -52,6 +52,11 @@ export class Cpu {
   getTpr?: () => number;
   /** MSRs owned by a device: returns [lo, hi] or null when not its MSR; write returns false when not its MSR. */
   msrDevice: { readMsr(msr: number): [number, number] | null; writeMsr(msr: number, lo: number, hi: number): boolean } | null = null;
+  /**
+   * Intercepts event delivery (vector, kind, error code): return true to consume the event instead
+   * of delivering it through the IDT. Used by the snippet runner and, later, by VT-x exiting.
+   */
+  onEvent: ((vector: number, kind: number, err: number) => boolean) | null = null;
   /** Called to read the TSC (guest ns at 1 GHz, before TSC_OFFSET). */
   tscSource: () => number = () => 0;
 

@@ -236,7 +236,13 @@ export class Engine {
     this.pendingHelperIds = [];
     const wasm = translateBlocks(codes, mode, { cpu: this.cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased }, this.pages, this.pages);
     const helperIds = this.pendingHelperIds;
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(wasm), this.imports);
+    let mod: WebAssembly.Module;
+    try {
+      mod = new WebAssembly.Module(wasm);
+    } catch (e) {
+      throw new Error(`code generation bug: ${this.findBadInsn(codes, mode)}: ${(e as Error).message}`);
+    }
+    const inst = new WebAssembly.Instance(mod, this.imports);
     this.stats.modulesCompiled++;
     this.stats.blocksCompiled += codes.length;
     let first: Block | undefined;
@@ -260,6 +266,18 @@ export class Engine {
     });
     this.stats.compileMs += performance.now() - t0;
     return first!;
+  }
+
+  /** Pinpoint the instruction whose semantics emitted invalid Wasm (a host bug report). */
+  private findBadInsn(codes: BlockCode[], mode: number): string {
+    const hooks = { cpu: this.cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased };
+    for (const c of codes) {
+      for (const d of c.insns) {
+        const w = translateBlocks([{ ip: d.ip, insns: [d] }], mode, hooks, this.pages, this.pages);
+        if (!WebAssembly.validate(w)) return `${mnemonicName(d.mnemonic)} [${Array.from(d.bytes, (b) => b.toString(16).padStart(2, '0')).join(' ')}] at 0x${d.ip.toString(16)}`;
+      }
+    }
+    return 'unknown instruction';
   }
 
   /** Drop every translation on a physical page (a write hit it). */

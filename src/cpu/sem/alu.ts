@@ -106,6 +106,14 @@ def(M.Not, (g) => {
 
 // ---- shifts and rotates ---------------------------------------------------------------------
 
+/** A zero shift count changes nothing, except that a 32-bit register destination is zero-extended. */
+function zeroCountWrite(g: Gen, n: number): void {
+  if (n !== 4 || !g.isReg(0)) return;
+  const t = g.tmp64();
+  g.readOp(0, 4); g.f.set(t);
+  g.writeOp(0, t, 4);
+}
+
 /** Push the masked shift count (i64) of operand 1 (or 1 for the implicit form). */
 function shiftCount(g: Gen, n: number): { constant: number | null } {
   const f = g.f;
@@ -130,8 +138,8 @@ function shift(kind: FK.SHL | FK.SHR | FK.SAR) {
     const a = g.tmp64(), cnt = g.tmp64(), r = g.tmp64();
     const { constant } = shiftCount(g, n);
     f.set(cnt);
-    if (constant === 0) return;
-    if (constant === null) { f.get(cnt).i64Eqz().i32Eqz().if_(); }
+    if (constant === 0) { zeroCountWrite(g, n); return; }
+    if (constant === null) { f.get(cnt).i64Eqz().if_(); zeroCountWrite(g, n); f.else_(); }
     g.readOp(0, n); f.set(a);
     if (kind === FK.SHL) { f.get(a).get(cnt).i64Shl(); maskTo(g, n); }
     else if (kind === FK.SHR) { f.get(a).get(cnt).i64ShrU(); }
@@ -157,7 +165,9 @@ function shiftDouble(left: boolean) {
     const cmask = n === 8 ? 63 : 31;
     if (d.opKind[2] === OpKind.Immediate8) f.i64(Number(d.imm[2]) & cmask, 0);
     else { g.getReg(Register.CL); f.i64(cmask, 0).i64And(); }
-    f.tee(cnt).i64Eqz().i32Eqz().if_();
+    f.tee(cnt).i64Eqz().if_();
+    zeroCountWrite(g, n);
+    f.else_();
     g.readOp(0, n); f.set(a);
     g.readOp(1, n); f.set(b);
     if (n === 2) {
@@ -194,8 +204,8 @@ function rotate(left: boolean, throughCarry: boolean) {
     const a = g.tmp64(), cnt = g.tmp64(), r = g.tmp64(), c = g.tmp64(), cf = g.tmp32(), of = g.tmp32();
     const { constant } = shiftCount(g, n);
     f.set(cnt);
-    if (constant === 0) return;
-    if (constant === null) f.get(cnt).i64Eqz().i32Eqz().if_();
+    if (constant === 0) { zeroCountWrite(g, n); return; }
+    if (constant === null) { f.get(cnt).i64Eqz().if_(); zeroCountWrite(g, n); f.else_(); }
     g.readOp(0, n); f.set(a);
     g.materializeFlags();
     if (!throughCarry) {
@@ -279,7 +289,6 @@ def([M.Mul, M.Imul], (g) => {
       else f.get(lo).i64(w, 0).i64ShrU().i64(0, 0).i64Ne();
       f.i64ExtendI32U().set(ovf);
       f.get(lo).i64(w, 0).i64ShrU().set(hi);
-      maskTo(g, n);
     }
     if (n === 1) {
       // AX = product
@@ -404,7 +413,7 @@ function bitScan(kind: 'bsf' | 'bsr' | 'tzcnt' | 'lzcnt' | 'popcnt') {
         return;
       case 'tzcnt':
       case 'lzcnt':
-        if (kind === 'tzcnt') { f.get(s).i64Ctz(); f.i64(w, 0); f.get(s).i64Eqz(); f.select(); }
+        if (kind === 'tzcnt') { f.i64(w, 0); f.get(s).i64Ctz(); f.get(s).i64Eqz(); f.select(); }
         else { f.get(s).i64Clz().i64(64 - w, 0).i64Sub(); }
         f.set(r);
         g.writeOp(0, r, n);
@@ -490,8 +499,9 @@ def(M.Xadd, (g) => {
   g.readOp(0, n); f.set(a);
   g.readOp(1, n); f.set(b);
   f.get(a).get(b).i64Add(); maskTo(g, n); f.set(r);
-  g.writeOp(0, r, n);
-  g.writeOp(1, a, n);
+  // SRC := DEST, then DEST := sum (so `xadd r, r` leaves the sum); memory first for precise faults
+  if (g.isMem(0)) { g.writeOp(0, r, n); g.writeOp(1, a, n); }
+  else { g.writeOp(1, a, n); g.writeOp(0, r, n); }
   g.setFlags(FK.ADD, n, r, a, b);
 });
 
@@ -506,7 +516,8 @@ def(M.Cmpxchg, (g) => {
   f.get(acc).get(dst).i64Eq().if_();
   g.writeOp(0, src, n);
   f.else_();
-  g.writeOp(0, dst, n); // the destination is always written back (a locked RMW cycle)
+  // memory is written back unchanged (a locked RMW cycle); a register destination is untouched
+  if (g.isMem(0)) g.writeOp(0, dst, n);
   g.setRegFrom(ACC[lg(n)], dst);
   f.end();
   g.setFlags(FK.SUB, n, r, acc, dst);
@@ -636,3 +647,27 @@ def(M.Movbe, (g) => {
 });
 
 void REG; void signBitConst;
+
+/** ADCX / ADOX: add with carry through CF (resp. OF) only; no other flag changes. */
+function addCarryFlag(flagBit: number) {
+  return (g: Gen) => {
+    const f = g.f;
+    const n = g.opBytes(0);
+    const a = g.tmp64(), b = g.tmp64(), c = g.tmp64(), r = g.tmp64(), co = g.tmp32();
+    g.readOp(0, n); f.set(a);
+    g.readOp(1, n); f.set(b);
+    g.materializeFlags();
+    f.i32(0).i32Load(RFLAGS).i32(flagBit === CF ? 0 : 11).i32ShrU().i32(1).i32And().i64ExtendI32U().set(c);
+    f.get(a).get(b).i64Add().get(c).i64Add();
+    maskTo(g, n);
+    f.set(r);
+    // carry out: (r < a) || (c && r == a), on masked values
+    f.get(r).get(a).i64LtU().get(c).i32WrapI64().get(r).get(a).i64Eq().i32And().i32Or().set(co);
+    g.writeOp(0, r, n);
+    f.get(co);
+    if (flagBit !== CF) f.i32(11).i32Shl();
+    g.writeFlagBits(flagBit);
+  };
+}
+def(M.Adcx, addCarryFlag(CF));
+def(M.Adox, addCarryFlag(OF));

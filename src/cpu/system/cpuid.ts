@@ -57,8 +57,8 @@ export function cpuid(cpu: Cpu, leaf: number, sub: number): [number, number, num
     }
     case 7:
       if (sub !== 0) return [0, 0, 0, 0];
-      // SMEP, ERMS, INVPCID, SMAP; ECX: UMIP
-      return [0, (1 << 7) | (1 << 9) | (1 << 10) | (1 << 20), 1 << 2, 0];
+      // SMEP, ERMS, INVPCID, ADX, SMAP; ECX: UMIP
+      return [0, (1 << 7) | (1 << 9) | (1 << 10) | (1 << 19) | (1 << 20), 1 << 2, 0];
     case 0x15: return [1, 1, 1_000_000_000, 0]; // TSC = crystal (1 GHz) * 1/1
     case 0x16: return [1000, 1000, 100, 0];
     case 0x80000000: return [MAX_EXT, 0, 0, 0];

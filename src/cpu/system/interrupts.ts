@@ -38,6 +38,7 @@ function push(cpu: Cpu, rsp: { v: bigint }, size: number, value: bigint, ssBase:
  * is a triple fault (thrown as TripleFault for the machine to report).
  */
 export function deliverEvent(cpu: Cpu, vector: number, kind: EventKind, err: number): void {
+  if (cpu.onEvent?.(vector, kind, err)) return;
   let v = vector, k = kind, e = err;
   for (;;) {
     try {
