@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.js';
 import { registerDiskCommands } from './disk.js';
+import { registerRunCommand } from './run-command.js';
 
 /** Entry point of the vmrun CLI. Usage errors print one line and exit 2, never a stack trace. */
 export async function main(argv: string[]): Promise<void> {
@@ -10,6 +11,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('Full-system x86-64 emulator')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerRunCommand(program);
   registerDiskCommands(program);
   try {
     await program.parseAsync(argv);

@@ -57,6 +57,8 @@ export class Cpu {
    * of delivering it through the IDT. Used by the snippet runner and, later, by VT-x exiting.
    */
   onEvent: ((vector: number, kind: number, err: number) => boolean) | null = null;
+  /** Told when a guest write to IA32_TSC changes the TSC offset (the local APIC's TSC-deadline timer needs it). */
+  tscOffsetChanged: ((offset: bigint) => void) | null = null;
   /** Called to read the TSC (guest ns at 1 GHz, before TSC_OFFSET). */
   tscSource: () => number = () => 0;
 

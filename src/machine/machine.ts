@@ -6,7 +6,7 @@ import { Engine } from '../jit/engine.js';
 import { createPcPlatform, type PcPlatform } from '../devices/pc.js';
 import type { MachineControl } from '../devices/types.js';
 import { deliverEvent, EventKind, TripleFault } from '../cpu/system/interrupts.js';
-import type { GuestFault } from '../cpu/exception.js';
+import { fault, Vec, type GuestFault } from '../cpu/exception.js';
 import * as L from '../cpu/state-layout.js';
 import { IF } from '../cpu/flags.js';
 import { FEATURES } from '../cpu/system/cpuid.js';
@@ -56,14 +56,12 @@ export class Machine {
     this.clock.setInstructionSource(() => this.cpu.st.icount);
     this.cpu.tscSource = () => this.clock.nowNs();
     this.cpu.intc = this.platform.intc;
-    const lapic = this.platform.lapic as unknown as { readMsr?: Function; writeMsr?: Function; tpr?: number; setTpr?: Function; getTpr?: Function };
-    if (typeof lapic.readMsr === 'function' && typeof lapic.writeMsr === 'function') {
-      this.cpu.msrDevice = {
-        readMsr: (msr) => (lapic.readMsr as (m: number) => [number, number] | null)(msr),
-        writeMsr: (msr, lo, hi) => (lapic.writeMsr as (m: number, lo: number, hi: number) => boolean)(msr, lo, hi),
-      };
-      FEATURES.apic = true;
-    }
+    const lapic = this.platform.lapic;
+    this.cpu.msrDevice = lapic.msrHooks(() => { throw fault(Vec.GP, 0); });
+    this.cpu.setTpr = (v) => { lapic.taskPriority = v; };
+    this.cpu.getTpr = () => lapic.taskPriority;
+    this.cpu.tscOffsetChanged = (off) => lapic.setTscOffset(Number(off));
+    FEATURES.apic = FEATURES.x2apic = FEATURES.tscDeadline = true;
     resetCpu(this.cpu);
   }
 

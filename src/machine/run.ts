@@ -17,6 +17,8 @@ export interface RunGuestOptions {
   serialOut?: (text: string) => void;
   /** Bytes to type into COM1. */
   input?: AsyncIterable<Buffer | string> | null;
+  /** Lets the caller stop the run (e.g. the terminal escape Ctrl-A x). */
+  onMachine?: (m: Machine) => void;
 }
 
 export interface RunStats {
@@ -80,15 +82,22 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
     }
   };
   machine = new Machine({ memMiB, serialOut: onByte });
-  const bs = loadKernel(machine.phys, kernel, { cmdline: opts.append ?? '', kernelName: opts.kernel, modules });
+  let bs;
+  try {
+    bs = loadKernel(machine.phys, kernel, { cmdline: opts.append ?? '', kernelName: opts.kernel, modules });
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageError(`${opts.kernel}: ${e.message.replace(/^kernel: /, '')}`);
+    throw e;
+  }
   machine.boot(bs);
+  opts.onMachine?.(machine);
   if (opts.input) {
     void (async () => {
       for await (const chunk of opts.input!) machine!.platform.uart.pushInput(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     })();
   }
   const t0 = performance.now();
-  const deadline = Date.now() + (opts.timeoutSec ?? 60) * 1000;
+  const deadline = opts.timeoutSec ? Date.now() + opts.timeoutSec * 1000 : Infinity;
   for (;;) {
     const more = machine.runSlice(50);
     if (!more) break;

@@ -61,7 +61,10 @@ export function wrmsr(cpu: Cpu, msr: number, v: bigint): void {
     return;
   }
   switch (msr) {
-    case 0x10: st.set64(L.TSC_OFFSET, v - BigInt(Math.floor(cpu.tscSource()))); return;
+    case 0x10:
+      st.set64(L.TSC_OFFSET, v - BigInt(Math.floor(cpu.tscSource())));
+      cpu.tscOffsetChanged?.(BigInt.asIntN(64, st.get64(L.TSC_OFFSET)));
+      return;
     case 0xc0000080: writeEfer(cpu, lo, hi); return;
     case 0xc0000100: case 0xc0000101: case 0xc0000102: case 0xc0000082: case 0xc0000083:
       if (!CANON(v)) throw fault(Vec.GP, 0);

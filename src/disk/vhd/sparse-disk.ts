@@ -186,6 +186,7 @@ export class SparseVhd implements BlockDevice {
 
   private allocate(blk: number, part: Uint8Array, inBlock: number): void {
     const pos = this.nextFree;
+    if (pos / 512 >= UNUSED_BAT_ENTRY) throw new DiskFormatError('image is full: a new block would lie beyond what a BAT entry can address');
     const dataStart = pos + this.bitmapBytes;
     const end = dataStart + this.blockSize;
     const oldFooter = this.footerPos;

@@ -117,9 +117,13 @@ export function readVhdStructure(file: ImageFile): VhdStructure {
   ];
   if (footer.dataOffset > 0) regions.push([0, FOOTER_SIZE, 'footer copy']);
   for (const l of header.locators) {
-    if (Number.isSafeInteger(l.dataOffset) && l.dataOffset >= 0 && l.dataLength > 0 && l.dataLength < 0x100000) {
-      regions.push([l.dataOffset, l.dataOffset + l.dataLength, 'parent locator']);
+    if (l.dataLength === 0) continue;
+    // A locator outside the file is unreadable; it must not steer where new blocks go.
+    if (!Number.isSafeInteger(l.dataOffset) || l.dataOffset < 0 || l.dataOffset + l.dataLength > limit) {
+      if (footer.diskType === DiskType.Differencing) issues.push(`a parent locator points outside the file (offset ${l.dataOffset})`);
+      continue;
     }
+    regions.push([l.dataOffset, l.dataOffset + l.dataLength, 'parent locator']);
   }
   let nextFree = 0;
   for (const [, e] of regions) nextFree = Math.max(nextFree, e);
