@@ -1,7 +1,7 @@
-import iced from 'iced-x86';
+import { MemorySizeExt } from './iced.js';
 
 /** Bytes accessed by each iced MemorySize value (0 when unknown/variable). */
 export const MEMSIZE_BYTES: number[] = [];
 for (let i = 0; i < 200; i++) {
-  try { MEMSIZE_BYTES.push(iced.MemorySizeExt.size(i)); } catch { MEMSIZE_BYTES.push(0); }
+  try { MEMSIZE_BYTES.push(MemorySizeExt.size(i)); } catch { MEMSIZE_BYTES.push(0); }
 }

@@ -21,6 +21,9 @@ interface Block {
   helperIds: number[];
   /** Next block with the same linear-cache key. */
   chain: Block | null;
+  /** The last two blocks that followed this one: checked before any map lookup. */
+  s0: Block | null;
+  s1: Block | null;
   valid: boolean;
 }
 
@@ -120,18 +123,35 @@ export class Engine {
     const u32 = this.u32;
     const cpu = this.cpu;
     let n = 0;
+    let prev: Block | null = null;
+    const csOff = L.segOff(1, L.SEG_BASE) >> 2;
     while (n < maxBlocks && !this.eventPending && !cpu.halted && !cpu.stopRequested) {
       try {
         for (; n < maxBlocks && !this.eventPending && !cpu.halted && !cpu.stopRequested; n++) {
           const lo = u32[L.RIP >> 2], hi = u32[(L.RIP >> 2) + 1], mode = u32[L.MODE >> 2];
-          let b = this.linear.get(Engine.key(lo, hi)) ?? null;
-          const csBase = mode & MODE_CS64 ? 0 : u32[L.segOff(1, L.SEG_BASE) >> 2];
-          while (b && !(b.ipLo === lo && b.ipHi === hi && b.mode === mode && b.csBase === csBase)) b = b.chain;
-          if (!b) b = this.lookupOrTranslate(lo, hi, mode, csBase);
+          const csBase = mode & MODE_CS64 ? 0 : u32[csOff];
+          let b: Block | null = null;
+          if (prev !== null) {
+            // successor cache: most blocks have one or two successors
+            const s0: Block | null = prev.s0;
+            if (s0 !== null && s0.ipLo === lo && s0.ipHi === hi && s0.mode === mode && s0.csBase === csBase && s0.valid) b = s0;
+            else {
+              const s1: Block | null = prev.s1;
+              if (s1 !== null && s1.ipLo === lo && s1.ipHi === hi && s1.mode === mode && s1.csBase === csBase && s1.valid) b = s1;
+            }
+          }
+          if (b === null) {
+            b = this.linear.get(Engine.key(lo, hi)) ?? null;
+            while (b && !(b.ipLo === lo && b.ipHi === hi && b.mode === mode && b.csBase === csBase)) b = b.chain;
+            if (!b) b = this.lookupOrTranslate(lo, hi, mode, csBase);
+            if (prev !== null) { prev.s1 = prev.s0; prev.s0 = b; }
+          }
+          prev = b;
           b.fn();
         }
       } catch (e) {
         n++;
+        prev = null;
         if (e instanceof GuestFault) deliver(e);
         else throw e;
       }
@@ -249,7 +269,7 @@ export class Engine {
     codes.forEach((c, i) => {
       const sLo = Number(c.ip & 0xffffffffn), sHi = Number(c.ip >> 32n);
       const pages = crosses[i] && nextPhysPage >= 0 ? [page, nextPhysPage] : [page];
-      const b: Block = { fn: inst.exports[`b${i}`] as () => void, ipLo: sLo, ipHi: sHi, mode, csBase, pages, helperIds: i === 0 ? helperIds : [], chain: null, valid: true };
+      const b: Block = { fn: inst.exports[`b${i}`] as () => void, ipLo: sLo, ipHi: sHi, mode, csBase, pages, helperIds: i === 0 ? helperIds : [], chain: null, s0: null, s1: null, valid: true };
       const bphys = page + Number(c.ip - windowIp);
       this.phys.set(`${bphys}:${mode}:${csBase}:${sHi}:${sLo}`, b);
       for (const p of pages) {

@@ -10,6 +10,8 @@ export const enum T {
   void = 0x40,
 }
 
+const NAME_CACHE = new Map<string, Uint8Array>();
+
 /** Growable byte buffer with LEB128 helpers. */
 export class ByteBuf {
   buf: Uint8Array<ArrayBuffer> = new Uint8Array(256);
@@ -80,7 +82,8 @@ export class ByteBuf {
   }
 
   name(s: string): void {
-    const e = new TextEncoder().encode(s);
+    let e = NAME_CACHE.get(s);
+    if (!e) { e = new TextEncoder().encode(s); NAME_CACHE.set(s, e); }
     this.u32(e.length);
     this.bytes(e);
   }
