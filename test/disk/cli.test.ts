@@ -24,8 +24,10 @@ describe.skipIf(!DIST_READY)('vmrun disk CLI', () => {
   const p = (n: string) => path.join(dir, n);
 
   it('creates, describes and checks a chain', () => {
-    expect(vmrun('disk', 'create', p('base.vhd'), '--size', '32M').status).toBe(0);
-    expect(vmrun('disk', 'create', p('fixed.vhd'), '--size', '1M', '--type', 'fixed').status).toBe(0);
+    for (const args of [['base.vhd', '--size', '32M'], ['fixed.vhd', '--size', '1M', '--type', 'fixed']]) {
+      const r = vmrun('disk', 'create', p(args[0]!), ...args.slice(1));
+      expect(r.status, r.stderr).toBe(0);
+    }
     const c = vmrun('disk', 'create', p('child.vhd'), '--parent', p('base.vhd'));
     expect(c.status, c.stderr).toBe(0);
     const info = vmrun('disk', 'info', p('child.vhd'), '--json');
@@ -36,9 +38,11 @@ describe.skipIf(!DIST_READY)('vmrun disk CLI', () => {
     expect(j.parent.subformat).toBe('dynamic');
     expect(j.virtualSize).toBeGreaterThanOrEqual(32 << 20);
     const text = vmrun('disk', 'info', p('fixed.vhd'));
-    expect(text.stdout).toMatch(/format: vhd \(fixed\)/);
-    expect(vmrun('disk', 'check', p('child.vhd')).status).toBe(0);
-    expect(vmrun('disk', 'check', p('fixed.vhd')).status).toBe(0);
+    expect(text.stdout, text.stderr).toMatch(/format: vhd \(fixed\)/);
+    for (const f of ['child.vhd', 'fixed.vhd']) {
+      const r = vmrun('disk', 'check', p(f));
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+    }
   });
 
   it('converts, keeping zero blocks unallocated', () => {
