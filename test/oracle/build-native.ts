@@ -1,9 +1,12 @@
-// Builds the optional native oracle addon with g++ directly (no node-gyp, no
-// network), so a fresh clone after `npm ci` can run it wherever a C++ compiler,
-// Node's headers and node-addon-api are present. Any missing piece means
-// "no oracle": callers get null plus a reason, never an exception.
+// Builds the optional native oracle addon with the compiler directly (no
+// node-gyp, no network), so a fresh clone after `npm ci` can run it wherever
+// Node's headers and a compiler are present. The node-addon-api binding
+// (native/oracle.cc) needs g++ and the optional dependency; hosts with only a
+// C compiler get the plain N-API binding (native/oracle_napi.c) over the same
+// core. Any missing piece means "no oracle": callers get null plus a reason,
+// never an exception.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,7 +19,8 @@ export interface BuildResult {
   message: string;
 }
 
-const SOURCE_REL = join('test', 'oracle', 'native', 'oracle.cc');
+const NATIVE_REL = join('test', 'oracle', 'native');
+const SOURCE_REL = join(NATIVE_REL, 'oracle.cc');
 
 /** The repository root, found from this file whether it runs from test/ or dist/test/. */
 export function repoRoot(): string {
@@ -51,17 +55,27 @@ function addonApiDir(root: string): string | null {
   }
 }
 
-function compiler(): string | null {
-  for (const cxx of [process.env['CXX'], 'g++', 'c++', 'clang++']) {
-    if (!cxx) continue;
+function firstWorking(candidates: Array<string | undefined>): string | null {
+  for (const cc of candidates) {
+    if (!cc) continue;
     try {
-      execFileSync(cxx, ['--version'], { stdio: 'ignore', timeout: 10_000 });
-      return cxx;
+      execFileSync(cc, ['--version'], { stdio: 'ignore', timeout: 10_000 });
+      return cc;
     } catch {
       // try the next one
     }
   }
   return null;
+}
+
+/** Does `cc` compile this language? (gcc without g++ answers --version but lacks cc1plus.) */
+function compiles(cc: string, lang: 'c' | 'c++'): boolean {
+  try {
+    execFileSync(cc, ['-x', lang, '-fsyntax-only', '-'], { input: 'int main(void) { return 0; }\n', stdio: ['pipe', 'ignore', 'ignore'], timeout: 30_000 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 let cached: BuildResult | undefined;
@@ -86,29 +100,40 @@ function buildUncached(): BuildResult {
   } catch (e) {
     return { path: null, message: String((e as Error).message) };
   }
-  const source = join(root, SOURCE_REL);
+  const nativeDir = join(root, NATIVE_REL);
   const outDir = join(root, 'build', 'oracle');
-  const out = join(outDir, 'oracle.node');
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(source).mtimeMs) {
+  const forceC = process.env['ORACLE_BINDING'] === 'c';
+  const out = join(outDir, forceC ? 'oracle-napi-c.node' : 'oracle.node');
+  const newest = Math.max(...readdirSync(nativeDir).map((f) => statSync(join(nativeDir, f)).mtimeMs));
+  if (existsSync(out) && statSync(out).mtimeMs >= newest) {
     return { path: out, message: 'cached' };
   }
-  const napiDir = addonApiDir(root);
-  if (!napiDir) return { path: null, message: 'native oracle skipped: node-addon-api is not installed' };
   const nodeInc = nodeIncludeDir();
   if (!nodeInc) return { path: null, message: "native oracle skipped: Node's C headers (node_api.h) not found" };
-  const cxx = compiler();
-  if (!cxx) return { path: null, message: 'native oracle skipped: no C++ compiler (g++) found' };
+
+  // ORACLE_BINDING=c forces the fallback, to keep it tested.
+  const napiDir = forceC ? null : addonApiDir(root);
+  const cxx = napiDir ? firstWorking([process.env['CXX'], 'g++', 'c++', 'clang++']) : null;
+  const common = ['-shared', '-fPIC', '-O2', '-Wall', '-DNAPI_VERSION=8', `-I${nodeInc}`];
+  let cc: string;
+  let args: string[];
+  let binding: string;
+  if (napiDir && cxx && compiles(cxx, 'c++')) {
+    cc = cxx;
+    binding = 'node-addon-api';
+    args = ['-std=c++17', '-fno-exceptions', ...common, '-DNAPI_DISABLE_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED', `-I${napiDir}`, join(nativeDir, 'oracle.cc')];
+  } else {
+    const c = firstWorking([process.env['CC'], 'gcc', 'cc', 'clang']);
+    if (!c || !compiles(c, 'c')) return { path: null, message: 'native oracle skipped: no C or C++ compiler found' };
+    cc = c;
+    binding = `plain N-API (${napiDir ? 'no working C++ compiler' : 'node-addon-api unavailable or ORACLE_BINDING=c'})`;
+    args = ['-std=gnu11', ...common, '-DNODE_GYP_MODULE_NAME=oracle', join(nativeDir, 'oracle_napi.c')];
+  }
 
   mkdirSync(outDir, { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  const args = [
-    '-std=c++17', '-shared', '-fPIC', '-O2', '-fno-exceptions', '-Wall',
-    '-DNAPI_VERSION=8', '-DNAPI_DISABLE_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
-    `-I${napiDir}`, `-I${nodeInc}`,
-    '-o', tmp, source,
-  ];
   try {
-    execFileSync(cxx, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+    execFileSync(cc, [...args, '-o', tmp], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
     renameSync(tmp, out);
   } catch (e) {
     try {
@@ -120,5 +145,5 @@ function buildUncached(): BuildResult {
     const first = stderr.split('\n').find((l) => /error/i.test(l)) ?? stderr.split('\n')[0] ?? '';
     return { path: null, message: `native oracle skipped: build failed: ${first.trim()}` };
   }
-  return { path: out, message: 'built' };
+  return { path: out, message: `built with ${cc}, ${binding}` };
 }

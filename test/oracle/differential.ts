@@ -18,6 +18,11 @@ export interface DifferentialOptions {
   chunk?: number;
   /** Stop collecting reports after this many mismatches. */
   maxReports?: number;
+  /**
+   * Known, documented divergences (see explained.ts): returns the reason when
+   * a mismatch is explained, undefined otherwise.
+   */
+  explain?: (seq: Sequence, diffs: Diff[]) => string | undefined;
 }
 
 export interface DifferentialResult {
@@ -25,8 +30,13 @@ export interface DifferentialResult {
   /** Instructions that actually executed on the host (up to a fault). */
   instructions: number;
   faults: Map<number, number>;
+  /** Unexplained mismatches: the number that must be 0. */
   mismatches: number;
+  /** Explained mismatches by reason. */
+  explained: Map<string, number>;
   reports: string[];
+  /** Sequences compared only up to a DIV/IDIV of undefined data. */
+  cutAtUndefinedDivision: number;
   /** How much was compared, to notice when masking hides too much. */
   comparedFlagBits: number;
   possibleFlagBits: number;
@@ -85,10 +95,36 @@ export async function runDifferential(opts: DifferentialOptions): Promise<Differ
     instructions: 0,
     faults: new Map(),
     mismatches: 0,
+    explained: new Map(),
+    cutAtUndefinedDivision: 0,
     reports: [],
     comparedFlagBits: 0,
     possibleFlagBits: 0,
   };
+  const account = async (seq: Sequence, host: SnippetOutput, other: SnippetOutput, probes: Map<number, ProbeState>): Promise<void> => {
+    const stop = stopIndex(seq, host);
+    result.sequences++;
+    result.instructions += stop;
+    if (host.fault !== Vector.None) result.faults.set(host.fault, (result.faults.get(host.fault) ?? 0) + 1);
+    const d = definedness(seq, stop, (k) => probes.get(k));
+    let bits = 0;
+    for (let f = d.flags; f; f &= f - 1) bits++;
+    result.comparedFlagBits += bits;
+    result.possibleFlagBits += 6;
+    const diffs = compareOutputs(host, other, d);
+    if (diffs.length === 0) return;
+    const why = opts.explain?.(seq, diffs);
+    if (why !== undefined) {
+      result.explained.set(why, (result.explained.get(why) ?? 0) + 1);
+      return;
+    }
+    result.mismatches++;
+    if (result.reports.length < maxReports) {
+      const first = await firstDiffering(seq, opts.native, opts.runner, probes);
+      result.reports.push(report(seq, host, other, diffs, first));
+    }
+  };
+
   for (let start = 0; start < opts.sequences; start += chunk) {
     const n = Math.min(chunk, opts.sequences - start);
     const seqs: Sequence[] = [];
@@ -98,25 +134,20 @@ export async function runDifferential(opts: DifferentialOptions): Promise<Differ
     const others = await opts.runner(inputs);
     if (others.length !== seqs.length) throw new Error(`runner returned ${others.length} outputs for ${seqs.length} snippets`);
     const probes = collectProbes(opts.native, seqs);
+    const cut: Array<{ i: number; seq: Sequence }> = [];
     for (let i = 0; i < n; i++) {
       const seq = seqs[i]!;
-      const host = hosts[i]!;
-      const stop = stopIndex(seq, host);
-      result.sequences++;
-      result.instructions += stop;
-      if (host.fault !== Vector.None) result.faults.set(host.fault, (result.faults.get(host.fault) ?? 0) + 1);
-      const d = definedness(seq, stop, (k) => probes[i]!.get(k));
-      let bits = 0;
-      for (let f = d.flags; f; f &= f - 1) bits++;
-      result.comparedFlagBits += bits;
-      result.possibleFlagBits += 6;
-      const diffs = compareOutputs(host, others[i]!, d);
-      if (diffs.length === 0) continue;
-      result.mismatches++;
-      if (result.reports.length < maxReports) {
-        const first = await firstDiffering(seq, opts.native, opts.runner, probes[i]!);
-        result.reports.push(report(seq, host, others[i]!, diffs, first));
-      }
+      const poison = definedness(seq, stopIndex(seq, hosts[i]!), (k) => probes[i]!.get(k)).poison;
+      // Past a DIV of undefined data the runs may part ways (one faults): compare up to it.
+      if (poison !== undefined) cut.push({ i, seq: prefix(seq, poison) });
+      else await account(seq, hosts[i]!, others[i]!, probes[i]!);
+    }
+    if (cut.length > 0) {
+      result.cutAtUndefinedDivision += cut.length;
+      const cutInputs = cut.map((c) => toInput(c.seq));
+      const cutHosts = opts.native.run(cutInputs);
+      const cutOthers = await opts.runner(cutInputs);
+      for (let j = 0; j < cut.length; j++) await account(cut[j]!.seq, cutHosts[j]!, cutOthers[j]!, probes[cut[j]!.i]!);
     }
   }
   return result;

@@ -16,6 +16,7 @@ import {
   MemorySizeExt,
   OpAccess,
   Register,
+  RflagsBits,
   gprSlot,
   reg,
   type GprSlot,
@@ -45,6 +46,8 @@ export interface GenInstr {
   shift?: { op: ShiftOp; width: number; count: number | 'cl' };
   /** BSF/BSR: the destination is undefined when this source is zero. */
   bitScanSource?: Loc;
+  /** Whether it can fault depending on data (DIV/IDIV #DE). */
+  mayFault?: boolean;
 }
 
 export interface Sequence {
@@ -334,7 +337,11 @@ function finish(ins: Instruction, form: Form, ops: Operand[]): GenInstr {
       g.shift = { op: form.mnemonic.toLowerCase() as ShiftOp, width, count };
       // The count decides everything the shift does to the flags (mask.ts).
       g.flagsModified = ALL_STATUS;
+      // iced drops the CF input of RCL/RCR when an immediate count rotates by a
+      // multiple of width+1, but CF is then kept as it was: still an input.
+      if (g.shift.op === 'rcl' || g.shift.op === 'rcr') g.flagsRead |= RflagsBits.CF;
     }
+    if (form.mnemonic === 'Div' || form.mnemonic === 'Idiv') g.mayFault = true;
     if (form.mnemonic === 'Bsf' || form.mnemonic === 'Bsr') {
       const src = ops[1]!;
       const size = specSize(form.specs[1]!) / 8;

@@ -16,6 +16,12 @@ export interface Definedness {
   flags: number;
   /** Per scratch byte, 1 = defined. */
   mem: Uint8Array;
+  /**
+   * Index of the first instruction that may or may not fault depending on
+   * undefined inputs (a DIV of an undefined value): from there on, the two
+   * runs may legitimately take different paths.
+   */
+  poison?: number;
 }
 
 /** Machine state before some instruction, as the native oracle saw it. */
@@ -89,35 +95,50 @@ export function allDefined(memSize: number): Definedness {
  */
 export function definedness(seq: Sequence, upTo: number, probe: (k: number) => ProbeState | undefined): Definedness {
   const d = allDefined(seq.mem.length);
-  for (let k = 0; k < upTo; k++) step(d, seq.instrs[k]!, () => {
-    const st = probe(k);
-    if (!st) throw new Error(`oracle: no probe state before instruction ${k} of sequence ${seq.index}`);
-    return st;
-  });
+  for (let k = 0; k < upTo; k++) {
+    const g = seq.instrs[k]!;
+    if (g.mayFault && !inputsDefined(d, g)) {
+      d.poison = k;
+      return d;
+    }
+    step(d, g, () => {
+      const st = probe(k);
+      if (!st) throw new Error(`oracle: no probe state before instruction ${k} of sequence ${seq.index}`);
+      return st;
+    });
+  }
+  // The instruction the run stopped at may have faulted because of undefined inputs.
+  const at = seq.instrs[upTo];
+  if (at?.mayFault && !inputsDefined(d, at)) d.poison = upTo;
   return d;
 }
 
+function inputsDefined(d: Definedness, g: GenInstr): boolean {
+  if ((g.flagsRead & ~d.flags) !== 0) return false;
+  for (const [idx, mask] of g.regReads) if ((d.regs[idx]! & mask) !== mask) return false;
+  for (const [off, size] of g.memReads) for (let i = 0; i < size; i++) if (!d.mem[off + i]) return false;
+  return true;
+}
+
 function step(d: Definedness, g: GenInstr, probe: () => ProbeState): void {
-  let inputsDefined = (g.flagsRead & ~d.flags) === 0;
-  for (const [idx, mask] of g.regReads) if ((d.regs[idx]! & mask) !== mask) inputsDefined = false;
-  for (const [off, size] of g.memReads) for (let i = 0; i < size; i++) if (!d.mem[off + i]) inputsDefined = false;
+  const inputsOk = inputsDefined(d, g);
 
   let modified = g.flagsModified;
   let undef = g.flagsUndefined;
   let destUndefined = false;
-  if (inputsDefined && g.shift) {
+  if (inputsOk && g.shift) {
     const count = g.shift.count === 'cl' ? Number(probe().regs[1]! & 0xffn) : g.shift.count;
     const e = shiftEffect(g.shift.op, g.shift.width, count);
     modified = e.modified;
     undef = e.undefined;
     destUndefined = e.destUndefined;
   }
-  if (inputsDefined && g.bitScanSource && readLoc(g.bitScanSource, probe()) === 0n) destUndefined = true;
+  if (inputsOk && g.bitScanSource && readLoc(g.bitScanSource, probe()) === 0n) destUndefined = true;
 
-  const outDefined = inputsDefined && !destUndefined;
+  const outDefined = inputsOk && !destUndefined;
   for (const [idx, mask] of g.regWrites) d.regs[idx] = outDefined ? d.regs[idx]! | mask : d.regs[idx]! & ~mask;
   for (const [off, size] of g.memWrites) d.mem.fill(outDefined ? 1 : 0, off, off + size);
-  if (inputsDefined) d.flags = (d.flags | modified) & ~undef;
+  if (inputsOk) d.flags = (d.flags | modified) & ~undef;
   else d.flags &= ~modified;
 }
 

@@ -223,6 +223,24 @@ describe.skipIf(!native)('masking of sequences', () => {
     expect(definedness(s, 2, noProbe).flags).toBe(RflagsBits.CF | RflagsBits.OF | RflagsBits.SF | RflagsBits.ZF | RflagsBits.PF);
   });
 
+  it('RCR by a multiple of width+1 keeps CF, so an undefined CF stays undefined', () => {
+    const s = seqOf([gen!.fixed('Bsr_r32_rm32', [R('ECX'), R('EBX')]), gen!.fixed('Rcr_rm16_imm8', [R('AX'), { k: 'imm', v: 17 }])]);
+    const probe = () => ({ regs: new BigUint64Array(REG_COUNT).fill(1n), mem: new Uint8Array(4096) });
+    expect(definedness(s, 2, probe).flags & RflagsBits.CF).toBe(0);
+  });
+
+  it('a DIV of undefined data marks where the runs may part ways', () => {
+    const s = seqOf([
+      gen!.fixed('Mul_rm64', [R('RBX')]),
+      gen!.fixed('Setne_rm8', [R('BL')]),
+      gen!.fixed('Div_rm8', [R('BL')]),
+      gen!.fixed('Inc_rm32', [R('ESI')]),
+    ]);
+    expect(definedness(s, 4, noProbe).poison).toBe(2);
+    expect(definedness(s, 2, noProbe).poison).toBe(2); // the host stopped (faulted) at the DIV
+    expect(definedness(s, 1, noProbe).poison).toBeUndefined();
+  });
+
   it('shift by CL uses the probed count; BSF of zero leaves the destination undefined', () => {
     const s = seqOf([
       gen!.fixed('Shl_rm32_CL', [R('EAX'), R('CL')]),

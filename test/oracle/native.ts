@@ -13,6 +13,7 @@ interface RawAddon {
     faults: Int32Array,
   ): void;
   cpuid(leaf: number, subleaf: number): Uint32Array;
+  binding: string;
 }
 
 /** Host CPU features that decide which instructions the generator may emit. */
@@ -110,7 +111,7 @@ export function loadNativeOracle(): LoadResult {
     // A host that forbids RWX mappings fails here rather than in the middle of a test.
     const probe = oracle.run([{ code: new Uint8Array([0x90]), regs: new BigUint64Array(REG_COUNT), mem: new Uint8Array(4096) }]);
     if (probe[0]!.fault !== -1) throw new Error(`smoke test faulted with vector ${probe[0]!.fault}`);
-    loaded = { oracle, message: `native oracle ready (${built.message}, ${oracle.features.vendor})` };
+    loaded = { oracle, message: `native oracle ready (${built.message}; ${raw.binding}; ${oracle.features.vendor})` };
   } catch (e) {
     loaded = { oracle: null, message: `native oracle skipped: cannot load addon: ${(e as Error).message}` };
   }
