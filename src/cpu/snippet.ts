@@ -13,6 +13,8 @@ const PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000;
 /** Code ends exactly at CODE_END; the page at CODE_END is not mapped, so running off the end faults there. */
 const CODE_END = 0x200000;
 const SCRATCH = 0x80000;
+/** Guest-virtual address of the scratch memory (R15 on entry). */
+export const SNIPPET_SCRATCH = SCRATCH;
 const MAX_BLOCKS = 100_000;
 
 let machine: Machine | null = null;

@@ -1,12 +1,12 @@
 import { type BlockDevice, checkRange, SECTOR_SIZE } from './block-device.js';
 import type { ImageFile } from './image-file.js';
 
-/** A raw image: byte n of the file is byte n of the disk. A trailing partial sector is hidden. */
+/** A raw image: byte n of the file is byte n of the disk. A trailing partial sector is padded with zeros. */
 export class RawDisk implements BlockDevice {
   readonly size: number;
 
   constructor(private readonly file: ImageFile) {
-    this.size = Math.floor(file.size() / SECTOR_SIZE) * SECTOR_SIZE;
+    this.size = Math.ceil(file.size() / SECTOR_SIZE) * SECTOR_SIZE;
   }
 
   get readOnly(): boolean {

@@ -3,7 +3,7 @@ import { Gen, type RtFns, type HelperFn } from '../cpu/sem/gen.js';
 import { SEM } from '../cpu/sem/table.js';
 import type { Insn } from '../cpu/decode.js';
 import { flagLiveness } from './liveness.js';
-import { Mnemonic } from '../cpu/iced.js';
+import { Mnemonic, OpKind } from '../cpu/iced.js';
 import type { Cpu } from '../cpu/cpu.js';
 import '../cpu/sem/index.js';
 
@@ -24,6 +24,12 @@ export interface TranslateHooks {
 const MNEMONIC_NAME: string[] = [];
 for (const [k, v] of Object.entries(Mnemonic)) if (typeof v === 'number') MNEMONIC_NAME[v] = k;
 export const mnemonicName = (m: number): string => MNEMONIC_NAME[m] ?? `#${m}`;
+
+function touchesMemory(d: Insn): boolean {
+  if (d.mnemonic === Mnemonic.Lea || d.mnemonic === Mnemonic.Nop) return false;
+  for (const k of d.opKind) if (k === OpKind.Memory || (k >= OpKind.MemorySegSI && k <= OpKind.MemoryESRDI)) return true;
+  return false;
+}
 
 /** Build one Wasm module holding one exported function per block (`b0`, `b1`, …). */
 export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number): Uint8Array<ArrayBuffer> {
@@ -50,6 +56,8 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
       g.beginInsn(d);
       g.retired = i;
       g.flagsLive = live[i];
+      // Memory and stack accesses may fault: the faulting RIP must be this instruction's.
+      if (d.stackInc !== 0 || touchesMemory(d)) g.syncRip();
       const sem = d.isInvalid ? undefined : SEM[d.mnemonic];
       if (sem) sem(g);
       else hooks.undefinedInsn(g);

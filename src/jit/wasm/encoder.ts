@@ -503,4 +503,215 @@ export class FnBody {
   i32TruncSatF32S(): this { this.code.byte(0xfc); this.code.u32(0); return this; }
   memoryCopy(): this { this.code.byte(0xfc); this.code.u32(10); this.code.byte(0); this.code.byte(0); return this; }
   memoryFill(): this { this.code.byte(0xfc); this.code.u32(11); this.code.byte(0); return this; }
+
+  // ---- SIMD (0xFD prefix): v128 operations for the SSE semantics -----------------------------
+  private simd(op: number): this { this.code.byte(0xfd); this.code.u32(op); return this; }
+  private simdMem(op: number, offset: number): this { this.simd(op); this.code.u32(0); this.code.u32(offset); return this; }
+  private simdLane(op: number, lane: number): this { this.simd(op); this.code.byte(lane); return this; }
+  v128Load(o = 0): this { return this.simdMem(0x00, o); }
+  v128Store(o = 0): this { return this.simdMem(0x0b, o); }
+  v128Load32Zero(o = 0): this { return this.simdMem(0x5c, o); }
+  v128Load64Zero(o = 0): this { return this.simdMem(0x5d, o); }
+  /** v128.const from 16 bytes. */
+  v128Const(bytes: ArrayLike<number>): this { this.simd(0x0c); for (let i = 0; i < 16; i++) this.code.byte(bytes[i] & 0xff); return this; }
+  v128Zero(): this { return this.v128Const(new Uint8Array(16)); }
+  /** v128 with each 32-bit lane = v. */
+  v128I32x4(a: number, b = a, c = a, d = a): this { const u = new Uint32Array([a, b, c, d]); return this.v128Const(new Uint8Array(u.buffer)); }
+  i8x16Shuffle(lanes: ArrayLike<number>): this { this.simd(0x0d); for (let i = 0; i < 16; i++) this.code.byte(lanes[i]); return this; }
+  i8x16Swizzle(): this { return this.simd(0x0e); }
+  i8x16Splat(): this { return this.simd(0x0f); }
+  i16x8Splat(): this { return this.simd(0x10); }
+  i32x4Splat(): this { return this.simd(0x11); }
+  i64x2Splat(): this { return this.simd(0x12); }
+  f32x4Splat(): this { return this.simd(0x13); }
+  f64x2Splat(): this { return this.simd(0x14); }
+  i8x16ExtractLaneS(l: number): this { return this.simdLane(0x15, l); }
+  i8x16ExtractLaneU(l: number): this { return this.simdLane(0x16, l); }
+  i8x16ReplaceLane(l: number): this { return this.simdLane(0x17, l); }
+  i16x8ExtractLaneS(l: number): this { return this.simdLane(0x18, l); }
+  i16x8ExtractLaneU(l: number): this { return this.simdLane(0x19, l); }
+  i16x8ReplaceLane(l: number): this { return this.simdLane(0x1a, l); }
+  i32x4ExtractLane(l: number): this { return this.simdLane(0x1b, l); }
+  i32x4ReplaceLane(l: number): this { return this.simdLane(0x1c, l); }
+  i64x2ExtractLane(l: number): this { return this.simdLane(0x1d, l); }
+  i64x2ReplaceLane(l: number): this { return this.simdLane(0x1e, l); }
+  f32x4ExtractLane(l: number): this { return this.simdLane(0x1f, l); }
+  f32x4ReplaceLane(l: number): this { return this.simdLane(0x20, l); }
+  f64x2ExtractLane(l: number): this { return this.simdLane(0x21, l); }
+  f64x2ReplaceLane(l: number): this { return this.simdLane(0x22, l); }
+  i8x16Eq(): this { return this.simd(0x23); }
+  i8x16GtS(): this { return this.simd(0x27); }
+  i8x16GtU(): this { return this.simd(0x28); }
+  i16x8Eq(): this { return this.simd(0x2d); }
+  i16x8GtS(): this { return this.simd(0x31); }
+  i32x4Eq(): this { return this.simd(0x37); }
+  i32x4GtS(): this { return this.simd(0x3b); }
+  f32x4Eq(): this { return this.simd(0x41); }
+  f32x4Ne(): this { return this.simd(0x42); }
+  f32x4Lt(): this { return this.simd(0x43); }
+  f32x4Gt(): this { return this.simd(0x44); }
+  f32x4Le(): this { return this.simd(0x45); }
+  f32x4Ge(): this { return this.simd(0x46); }
+  f64x2Eq(): this { return this.simd(0x47); }
+  f64x2Ne(): this { return this.simd(0x48); }
+  f64x2Lt(): this { return this.simd(0x49); }
+  f64x2Gt(): this { return this.simd(0x4a); }
+  f64x2Le(): this { return this.simd(0x4b); }
+  f64x2Ge(): this { return this.simd(0x4c); }
+  v128Not(): this { return this.simd(0x4d); }
+  v128And(): this { return this.simd(0x4e); }
+  /** a & ~b */
+  v128AndNot(): this { return this.simd(0x4f); }
+  v128Or(): this { return this.simd(0x50); }
+  v128Xor(): this { return this.simd(0x51); }
+  /** (a & c) | (b & ~c) */
+  v128Bitselect(): this { return this.simd(0x52); }
+  v128AnyTrue(): this { return this.simd(0x53); }
+  f32x4DemoteF64x2Zero(): this { return this.simd(0x5e); }
+  f64x2PromoteLowF32x4(): this { return this.simd(0x5f); }
+  i8x16Abs(): this { return this.simd(0x60); }
+  i8x16Neg(): this { return this.simd(0x61); }
+  i8x16Popcnt(): this { return this.simd(0x62); }
+  i8x16AllTrue(): this { return this.simd(0x63); }
+  i8x16Bitmask(): this { return this.simd(0x64); }
+  i8x16NarrowI16x8S(): this { return this.simd(0x65); }
+  i8x16NarrowI16x8U(): this { return this.simd(0x66); }
+  f32x4Ceil(): this { return this.simd(0x67); }
+  f32x4Floor(): this { return this.simd(0x68); }
+  f32x4Trunc(): this { return this.simd(0x69); }
+  f32x4Nearest(): this { return this.simd(0x6a); }
+  i8x16Shl(): this { return this.simd(0x6b); }
+  i8x16ShrS(): this { return this.simd(0x6c); }
+  i8x16ShrU(): this { return this.simd(0x6d); }
+  i8x16Add(): this { return this.simd(0x6e); }
+  i8x16AddSatS(): this { return this.simd(0x6f); }
+  i8x16AddSatU(): this { return this.simd(0x70); }
+  i8x16Sub(): this { return this.simd(0x71); }
+  i8x16SubSatS(): this { return this.simd(0x72); }
+  i8x16SubSatU(): this { return this.simd(0x73); }
+  f64x2Ceil(): this { return this.simd(0x74); }
+  f64x2Floor(): this { return this.simd(0x75); }
+  i8x16MinS(): this { return this.simd(0x76); }
+  i8x16MinU(): this { return this.simd(0x77); }
+  i8x16MaxS(): this { return this.simd(0x78); }
+  i8x16MaxU(): this { return this.simd(0x79); }
+  f64x2Trunc(): this { return this.simd(0x7a); }
+  i8x16AvgrU(): this { return this.simd(0x7b); }
+  i16x8ExtaddPairwiseI8x16S(): this { return this.simd(0x7c); }
+  i16x8ExtaddPairwiseI8x16U(): this { return this.simd(0x7d); }
+  i32x4ExtaddPairwiseI16x8S(): this { return this.simd(0x7e); }
+  i32x4ExtaddPairwiseI16x8U(): this { return this.simd(0x7f); }
+  i16x8Abs(): this { return this.simd(0x80); }
+  i16x8Neg(): this { return this.simd(0x81); }
+  i16x8Q15mulrSatS(): this { return this.simd(0x82); }
+  i16x8Bitmask(): this { return this.simd(0x84); }
+  i16x8NarrowI32x4S(): this { return this.simd(0x85); }
+  i16x8NarrowI32x4U(): this { return this.simd(0x86); }
+  i16x8ExtendLowI8x16S(): this { return this.simd(0x87); }
+  i16x8ExtendHighI8x16S(): this { return this.simd(0x88); }
+  i16x8ExtendLowI8x16U(): this { return this.simd(0x89); }
+  i16x8ExtendHighI8x16U(): this { return this.simd(0x8a); }
+  i16x8Shl(): this { return this.simd(0x8b); }
+  i16x8ShrS(): this { return this.simd(0x8c); }
+  i16x8ShrU(): this { return this.simd(0x8d); }
+  i16x8Add(): this { return this.simd(0x8e); }
+  i16x8AddSatS(): this { return this.simd(0x8f); }
+  i16x8AddSatU(): this { return this.simd(0x90); }
+  i16x8Sub(): this { return this.simd(0x91); }
+  i16x8SubSatS(): this { return this.simd(0x92); }
+  i16x8SubSatU(): this { return this.simd(0x93); }
+  f64x2Nearest(): this { return this.simd(0x94); }
+  i16x8Mul(): this { return this.simd(0x95); }
+  i16x8MinS(): this { return this.simd(0x96); }
+  i16x8MinU(): this { return this.simd(0x97); }
+  i16x8MaxS(): this { return this.simd(0x98); }
+  i16x8MaxU(): this { return this.simd(0x99); }
+  i16x8AvgrU(): this { return this.simd(0x9b); }
+  i16x8ExtmulLowI8x16S(): this { return this.simd(0x9c); }
+  i16x8ExtmulHighI8x16S(): this { return this.simd(0x9d); }
+  i16x8ExtmulLowI8x16U(): this { return this.simd(0x9e); }
+  i16x8ExtmulHighI8x16U(): this { return this.simd(0x9f); }
+  i32x4Abs(): this { return this.simd(0xa0); }
+  i32x4Neg(): this { return this.simd(0xa1); }
+  i32x4Bitmask(): this { return this.simd(0xa4); }
+  i32x4ExtendLowI16x8S(): this { return this.simd(0xa7); }
+  i32x4ExtendHighI16x8S(): this { return this.simd(0xa8); }
+  i32x4ExtendLowI16x8U(): this { return this.simd(0xa9); }
+  i32x4ExtendHighI16x8U(): this { return this.simd(0xaa); }
+  i32x4Shl(): this { return this.simd(0xab); }
+  i32x4ShrS(): this { return this.simd(0xac); }
+  i32x4ShrU(): this { return this.simd(0xad); }
+  i32x4Add(): this { return this.simd(0xae); }
+  i32x4Sub(): this { return this.simd(0xb1); }
+  i32x4Mul(): this { return this.simd(0xb5); }
+  i32x4MinS(): this { return this.simd(0xb6); }
+  i32x4MinU(): this { return this.simd(0xb7); }
+  i32x4MaxS(): this { return this.simd(0xb8); }
+  i32x4MaxU(): this { return this.simd(0xb9); }
+  i32x4DotI16x8S(): this { return this.simd(0xba); }
+  i32x4ExtmulLowI16x8S(): this { return this.simd(0xbc); }
+  i32x4ExtmulHighI16x8S(): this { return this.simd(0xbd); }
+  i32x4ExtmulLowI16x8U(): this { return this.simd(0xbe); }
+  i32x4ExtmulHighI16x8U(): this { return this.simd(0xbf); }
+  i64x2Abs(): this { return this.simd(0xc0); }
+  i64x2Neg(): this { return this.simd(0xc1); }
+  i64x2Bitmask(): this { return this.simd(0xc4); }
+  i64x2ExtendLowI32x4S(): this { return this.simd(0xc7); }
+  i64x2ExtendHighI32x4S(): this { return this.simd(0xc8); }
+  i64x2ExtendLowI32x4U(): this { return this.simd(0xc9); }
+  i64x2ExtendHighI32x4U(): this { return this.simd(0xca); }
+  i64x2Shl(): this { return this.simd(0xcb); }
+  i64x2ShrS(): this { return this.simd(0xcc); }
+  i64x2ShrU(): this { return this.simd(0xcd); }
+  i64x2Add(): this { return this.simd(0xce); }
+  i64x2Sub(): this { return this.simd(0xd1); }
+  i64x2Mul(): this { return this.simd(0xd5); }
+  i64x2Eq(): this { return this.simd(0xd6); }
+  i64x2GtS(): this { return this.simd(0xd9); }
+  i64x2ExtmulLowI32x4S(): this { return this.simd(0xdc); }
+  i64x2ExtmulLowI32x4U(): this { return this.simd(0xde); }
+  f32x4Abs(): this { return this.simd(0xe0); }
+  f32x4Neg(): this { return this.simd(0xe1); }
+  f32x4Sqrt(): this { return this.simd(0xe3); }
+  f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Sub(): this { return this.simd(0xe5); }
+  f32x4Mul(): this { return this.simd(0xe6); }
+  f32x4Div(): this { return this.simd(0xe7); }
+  f32x4Min(): this { return this.simd(0xe8); }
+  f32x4Max(): this { return this.simd(0xe9); }
+  /** b < a ? b : a */
+  f32x4Pmin(): this { return this.simd(0xea); }
+  /** a < b ? b : a */
+  f32x4Pmax(): this { return this.simd(0xeb); }
+  f64x2Abs(): this { return this.simd(0xec); }
+  f64x2Neg(): this { return this.simd(0xed); }
+  f64x2Sqrt(): this { return this.simd(0xef); }
+  f64x2Add(): this { return this.simd(0xf0); }
+  f64x2Sub(): this { return this.simd(0xf1); }
+  f64x2Mul(): this { return this.simd(0xf2); }
+  f64x2Div(): this { return this.simd(0xf3); }
+  f64x2Min(): this { return this.simd(0xf4); }
+  f64x2Max(): this { return this.simd(0xf5); }
+  f64x2Pmin(): this { return this.simd(0xf6); }
+  f64x2Pmax(): this { return this.simd(0xf7); }
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
+  i32x4TruncSatF32x4U(): this { return this.simd(0xf9); }
+  f32x4ConvertI32x4S(): this { return this.simd(0xfa); }
+  f32x4ConvertI32x4U(): this { return this.simd(0xfb); }
+  i32x4TruncSatF64x2SZero(): this { return this.simd(0xfc); }
+  f64x2ConvertLowI32x4S(): this { return this.simd(0xfe); }
+  // scalar float ops missing above
+  f32Ceil(): this { return this.op(0x8d); }
+  f32Floor(): this { return this.op(0x8e); }
+  f32Trunc(): this { return this.op(0x8f); }
+  f32Nearest(): this { return this.op(0x90); }
+  f32Copysign(): this { return this.op(0x98); }
+  f64Copysign(): this { return this.op(0xa6); }
+  i32TruncF32S(): this { return this.op(0xa8); }
+  i64TruncF32S(): this { return this.op(0xae); }
+  f32ConvertI32U(): this { return this.op(0xb3); }
+  f32ConvertI64U(): this { return this.op(0xb5); }
+  i32TruncSatF64U(): this { this.code.byte(0xfc); this.code.u32(3); return this; }
+  i64TruncSatF64U(): this { this.code.byte(0xfc); this.code.u32(7); return this; }
+  selectT(t: T): this { this.code.byte(0x1c); this.code.u32(1); this.code.byte(t); return this; }
 }
