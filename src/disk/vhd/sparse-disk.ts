@@ -17,6 +17,7 @@ export interface SparseOptions {
 
 const BITMAP_CACHE_LIMIT = 8192;
 const COW_GRAIN = 4096;
+const DATA_ALIGN = 4096;
 
 /**
  * Dynamic and differencing VHDs. Crash safety comes from write order alone:
@@ -185,7 +186,7 @@ export class SparseVhd implements BlockDevice {
   }
 
   private allocate(blk: number, part: Uint8Array, inBlock: number): void {
-    const pos = this.nextFree;
+    const pos = this.slotAtOrAfter(this.nextFree);
     if (pos / 512 >= UNUSED_BAT_ENTRY) throw new DiskFormatError('image is full: a new block would lie beyond what a BAT entry can address');
     const dataStart = pos + this.bitmapBytes;
     const end = dataStart + this.blockSize;
@@ -193,11 +194,12 @@ export class SparseVhd implements BlockDevice {
     if (end > oldFooter) {
       this.file.write(this.footerBytes, end);
       this.footerPos = end;
-      // Leaked space or the old footer inside the new data area must read as zeros.
-      if (pos < oldFooter || oldFooter >= dataStart) this.zeroFill(dataStart, Math.min(end, oldFooter + 512));
-    } else {
-      this.zeroFill(dataStart, end);
     }
+    // Everything before the old footer's end may hold leaked data or that footer: zero what
+    // the new data area overlaps, so unwritten sectors read as zeros even to readers that
+    // ignore the bitmap (QEMU does).
+    const dirtyEnd = oldFooter + 512;
+    if (dirtyEnd > dataStart) this.zeroFill(dataStart, Math.min(end, dirtyEnd));
     this.file.write(part, dataStart + inBlock);
     const bm = new Uint8Array(this.bitmapBytes);
     setRange(bm, inBlock / 512, part.length / 512);
@@ -210,6 +212,16 @@ export class SparseVhd implements BlockDevice {
     if (this.bitmaps.size >= BITMAP_CACHE_LIMIT) this.bitmaps.clear();
     this.bitmaps.set(blk, bm);
     this.nextFree = end;
+  }
+
+  /**
+   * First block position at or after `at` whose data area starts on a 4 KiB boundary, so a
+   * guest's page-sized I/O maps to one host page instead of straddling two.
+   */
+  private slotAtOrAfter(at: number): number {
+    if (this.blockSize < DATA_ALIGN) return at;
+    const misalign = (at + this.bitmapBytes) % DATA_ALIGN;
+    return misalign === 0 ? at : at + DATA_ALIGN - misalign;
   }
 
   private zeroFill(from: number, to: number): void {
