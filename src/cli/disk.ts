@@ -20,7 +20,12 @@ export function registerDiskCommands(program: Command): void {
     .command('disk')
     .description('VHD and raw disk image tools')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .argument('[command]')
+    // Without this, a bare `vmrun disk` prints help and exits 0, which scripts would take for success.
+    .action((cmd?: string) => {
+      throw new UsageError(cmd ? `unknown disk command '${cmd}' (create, info, convert, check)` : 'disk needs a command: create, info, convert or check');
+    });
 
   disk
     .command('create')

@@ -6,7 +6,7 @@ import type { PhysMem } from '../mmu/physmem.js';
 import type { IoBus } from '../devices/iobus.js';
 import type { InterruptController } from '../devices/types.js';
 import { fault, Vec, GuestFault } from './exception.js';
-import { MODE_PE, MODE_CS64, MODE_CS32, MODE_SS32, MODE_LMA, MODE_NOLIMIT_SHIFT, MODE_AC, MODE_VM86 } from './mode.js';
+import { MODE_PE, MODE_CS64, MODE_CS32, MODE_SS32, MODE_LMA, MODE_NOLIMIT_SHIFT, MODE_AC, MODE_VM86, MODE_TF } from './mode.js';
 import { Seg } from './state-layout.js';
 import { GUEST_PAGE } from '../mmu/layout.js';
 
@@ -93,6 +93,7 @@ export class Cpu {
       if (cs64 || this.segIsFlat(s)) mode |= 1 << (MODE_NOLIMIT_SHIFT + s);
     }
     if ((cr0 & (1 << 18)) && (rflags & (1 << 18)) && cpl === 3) mode |= MODE_AC;
+    if (rflags & (1 << 8)) mode |= MODE_TF;
     st.mode = mode;
     st.set32(L.TLB_BANK, Tlb.bankBase(cpl === 3));
   }

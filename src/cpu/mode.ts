@@ -13,6 +13,8 @@ export const MODE_NOLIMIT_SHIFT = 8;
 export const MODE_NOLIMIT_ALL = 0x3f << MODE_NOLIMIT_SHIFT;
 /** Alignment checking active (CR0.AM && RFLAGS.AC && CPL 3). */
 export const MODE_AC = 1 << 14;
+/** RFLAGS.TF: single-step, one instruction per block and a #DB trap after it. */
+export const MODE_TF = 1 << 15;
 
 export function bitnessOf(mode: number): 16 | 32 | 64 {
   return mode & MODE_CS64 ? 64 : mode & MODE_CS32 ? 32 : 16;

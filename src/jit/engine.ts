@@ -5,7 +5,7 @@ import { translateBlocks, mnemonicName, type BlockCode } from './translate.js';
 import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
 import { GuestFault, fault, Vec } from '../cpu/exception.js';
-import { bitnessOf, MODE_CS64 } from '../cpu/mode.js';
+import { bitnessOf, MODE_CS64, MODE_TF } from '../cpu/mode.js';
 import { RAM_BASE, GUEST_PAGE } from '../mmu/layout.js';
 import type { HelperFn, Gen } from '../cpu/sem/gen.js';
 import { endsBlock, isHelperBased } from '../cpu/sem/index.js';
@@ -204,6 +204,7 @@ export class Engine {
   private translateBatch(lo: number, hi: number, mode: number, csBase: number, linLo: number, linHi: number, phys: number): Block {
     const t0 = performance.now();
     const bitness = bitnessOf(mode);
+    const maxInsns = mode & MODE_TF ? 1 : MAX_BLOCK_INSNS;
     const page = phys - (phys % GUEST_PAGE);
     const { bytes, nextPhysPage } = this.codeWindow(linLo, linHi, phys);
     // IPs of the window start: ip - offset within page
@@ -225,7 +226,7 @@ export class Engine {
         if (d.isInvalid && Number(d.ip - windowIp) + 15 > bytes.length) { truncated = true; return false; }
         insns.push(d);
         if (d.next > ipPageEnd) cross = true;
-        if (d.flow !== FlowControl.Next || endsBlock(d) || insns.length >= MAX_BLOCK_INSNS) return false;
+        if (d.flow !== FlowControl.Next || endsBlock(d) || insns.length >= maxInsns) return false;
         return !cross;
       });
       if (insns.length === 0) {

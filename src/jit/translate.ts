@@ -5,6 +5,10 @@ import type { Insn } from '../cpu/decode.js';
 import { flagLiveness } from './liveness.js';
 import { Mnemonic, OpKind } from '../cpu/iced.js';
 import type { Cpu } from '../cpu/cpu.js';
+import { MODE_TF } from '../cpu/mode.js';
+import { TF } from '../cpu/flags.js';
+import { DR } from '../cpu/state-layout.js';
+import { deliverEvent, EventKind } from '../cpu/system/interrupts.js';
 import '../cpu/sem/index.js';
 
 export interface BlockCode {
@@ -68,6 +72,15 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
       f.i32(0).i64Big(last.next).i64Store(128 /* RIP */);
     }
     g.addIcount(b.insns.length);
+    if (mode & MODE_TF) {
+      // single-step: a #DB trap after the instruction (SDM vol. 3 §17.3.1.4), reported in DR6.BS
+      const cpu = hooks.cpu;
+      g.callHelperNoSync(() => {
+        if (!(cpu.getRflags() & TF)) return; // the instruction itself cleared TF (POPF, IRET…)
+        cpu.st.set64(DR + 6 * 8, cpu.st.get64(DR + 6 * 8) | 0x4000n);
+        deliverEvent(cpu, 1, EventKind.Exception, -1);
+      });
+    }
     m.addFunction([], [], f, `b${bi}`);
   });
   return m.emit();

@@ -163,3 +163,32 @@ describe.skipIf(!haveAs())('integer instructions (assembled with GNU as)', () =>
     void S;
   });
 });
+
+describe.skipIf(!haveAs())('single-step and alignment checks', () => {
+  it('TF set by POPF traps (#DB) after the next instruction', () => {
+    const r = run(`
+      lea rsp, [r15 + 0x800]
+      pushfq
+      or qword ptr [rsp], 0x100
+      popfq
+      mov eax, 1
+      mov ebx, 2
+    `);
+    expect(r.fault).toBe(1);
+    expect(r.get('rax')).toBe(1n);
+    expect(r.get('rbx')).toBe(0n);
+  });
+
+  it('alignment checking (CR0.AM, RFLAGS.AC, CPL 3) raises #AC(0) on a misaligned access', () => {
+    const r = run(`
+      lea rsp, [r15 + 0x800]
+      pushfq
+      or dword ptr [rsp], 0x40000
+      popfq
+      mov eax, [r15 + 4]
+      mov ebx, [r15 + 6]
+    `);
+    expect(r.fault).toBe(17);
+    expect(r.faultOffset).toBe(20); // the second load, [r15+6]
+  });
+});

@@ -634,7 +634,7 @@ def(M.Xlatb, (g) => {
   g.setRegFrom(Register.AL, v);
 });
 
-def([M.Nop, M.Pause, M.Endbr64, M.Endbr32, M.Lfence, M.Mfence, M.Sfence, M.Prefetchnta, M.Prefetcht0, M.Prefetcht1, M.Prefetcht2, M.Prefetchw, M.Clflush, M.Clflushopt], () => {});
+def([M.Nop, M.Reservednop, M.Prefetch, M.Pause, M.Endbr64, M.Endbr32, M.Lfence, M.Mfence, M.Sfence, M.Prefetchnta, M.Prefetcht0, M.Prefetcht1, M.Prefetcht2, M.Prefetchw, M.Clflush, M.Clflushopt], () => {});
 
 def(M.Movbe, (g) => {
   const f = g.f;

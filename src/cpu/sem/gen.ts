@@ -6,7 +6,7 @@ import { REG, RegClass } from '../regs.js';
 import { OpKind, Register } from '../iced.js';
 import { MEMSIZE_BYTES } from '../memsize.js';
 import { FK, flagOp, emitCond } from '../flags.js';
-import { MODE_CS64, MODE_NOLIMIT_SHIFT } from '../mode.js';
+import { MODE_CS64, MODE_NOLIMIT_SHIFT, MODE_AC } from '../mode.js';
 
 /** Indices of the functions a block module imports (see src/jit/block-module.ts). */
 export interface RtFns {
@@ -199,11 +199,21 @@ export class Gen {
 
   /** Push memory value at linear address in local `addr` (i64, zero-extended). */
   load(addr: number, bytes: number): void {
+    this.alignCheck(addr, bytes);
     this.f.get(addr).call(this.rt.rd[log2(bytes)]);
   }
   /** Store local `val` to linear address in local `addr`. */
   store(addr: number, bytes: number, val: number): void {
+    this.alignCheck(addr, bytes);
     this.f.get(addr).get(val).call(this.rt.wr[log2(bytes)]);
+  }
+
+  /** #AC(0) for a misaligned access while alignment checking is on (CR0.AM, RFLAGS.AC, CPL 3). */
+  private alignCheck(addr: number, bytes: number): void {
+    if (!(this.mode & MODE_AC) || bytes < 2) return;
+    this.f.get(addr).i32WrapI64().i32(bytes - 1).i32And().if_();
+    this.raise(17, 0);
+    this.f.end();
   }
 
   /** Push operand i's value (i64, zero-extended from its width; immediates as iced extended them, masked to `bytes`). */
@@ -326,6 +336,11 @@ export class Gen {
     const t = this.tmp64();
     this.f.i32(0).i64Load(slot).set(t);
     this.writeOp(i, t, bytes);
+  }
+
+  /** Call a TypeScript helper without syncing RIP (block epilogues: RIP already holds the next instruction). */
+  callHelperNoSync(fn: HelperFn): void {
+    this.f.i32(this.bindHelper(fn)).call(this.rt.helper);
   }
 
   /** Call a TypeScript helper bound now; RIP is synced first so helpers see this instruction. */

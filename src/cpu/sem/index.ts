@@ -5,6 +5,7 @@ import { SEM, def } from './table.js';
 import './alu.js';
 import './control.js';
 import './string.js';
+import './simd-index.js';
 import { ENDS_BLOCK, HELPER_BASED, isSystemMov, semMovSystem, isFar } from './system.js';
 import { REG, RegClass } from '../regs.js';
 

@@ -15,7 +15,7 @@ import type { Cpu } from '../cpu.js';
  * (writes to them end it), so one check per kind per block is enough.
  */
 const checked = new WeakMap<Gen, number>();
-const CHK_SSE = 1, CHK_MMX_FPU = 2;
+const CHK_SSE = 1;
 
 function once(g: Gen, bit: number): boolean {
   const d = checked.get(g) ?? 0;
@@ -91,11 +91,9 @@ export function mmxCheck(g: Gen): void {
     if ((st.get32(FPU_SW) & 0x80) && (st.cr0 & CR0_NE)) throw fault(Vec.MF);
   });
   f.end();
-  if (once(g, CHK_MMX_FPU)) {
-    f.i32(0).i32(0).i32Store(FPU_TOP);
-    f.i32(0).i32(0xff).i32Store(FPU_TW);
-    f.i32(0).i32(1).i32Store(FPU_MMX);
-  }
+  f.i32(0).i32(0).i32Store(FPU_TOP);
+  f.i32(0).i32(0xff).i32Store(FPU_TW);
+  f.i32(0).i32(1).i32Store(FPU_MMX);
 }
 
 export const regClass = (g: Gen, i: number): RegClass =>
