@@ -19,11 +19,14 @@ export function registerDiskCommands(program: Command): void {
   const disk = program
     .command('disk')
     .description('VHD and raw disk image tools')
+    .usage('<command> [options]')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .argument('[command]')
+    .argument('[topic]')
     // Without this, a bare `vmrun disk` prints help and exits 0, which scripts would take for success.
-    .action((cmd?: string) => {
+    .action((cmd?: string, topic?: string) => {
+      if (cmd === 'help') (disk.commands.find((c) => c.name() === topic) ?? disk).help();
       throw new UsageError(cmd ? `unknown disk command '${cmd}' (create, info, convert, check)` : 'disk needs a command: create, info, convert or check');
     });
 

@@ -61,6 +61,8 @@ describe.skipIf(!DIST_READY)('vmrun disk CLI', () => {
 
   it('gives commander usage errors exit status 2 and help exit 0', () => {
     expect(vmrun('disk', 'frobnicate').status).toBe(2);
+    expect(vmrun('disk').status).toBe(2);
+    expect(vmrun('disk', 'help', 'convert').status).toBe(0);
     expect(vmrun('disk', 'create').status).toBe(2);
     expect(vmrun('disk', 'create', p('x.vhd'), '--size', '1M', '--type', 'sparse').status).toBe(2);
     expect(vmrun('disk', 'info', p('base.vhd'), '--bogus').status).toBe(2);
