@@ -170,6 +170,14 @@ export class Gen {
     const f = this.f;
     if (this.is64) {
       if (seg === 4 || seg === 5) f.i32(0).i64Load(segOff(seg, SEG_BASE)).i64Add();
+      if (seg === 2) {
+        // stack references to non-canonical addresses raise #SS(0), not #GP (SDM vol. 3 §6.14)
+        const t = this.tmp64();
+        f.tee(t).i64(0, 0x8000).i64Add().i64(48, 0).i64ShrU().i64Eqz().i32Eqz().if_();
+        this.raise(12, 0);
+        f.end();
+        f.get(t);
+      }
       return;
     }
     if (!(this.mode & (1 << (MODE_NOLIMIT_SHIFT + seg)))) {

@@ -217,10 +217,11 @@ sys([M.Iret, M.Iretd, M.Iretq], (g) => {
 function softInt(g: Gen, vector: number, kind: EventKind): void {
   const cpu = g.cpu;
   const next = g.insn.next;
+  const ip = g.insn.ip;
   g.callHelper(() => {
     if (kind === EventKind.Software && cpu.st.mode & MODE_VM86) throw fault(Vec.GP, 0);
     cpu.st.rip = next;
-    deliverEvent(cpu, vector, kind, -1);
+    deliverEvent(cpu, vector, kind, -1, ip);
   });
   g.ended = true;
 }
@@ -234,7 +235,8 @@ sys(M.Into, (g) => {
   const next = g.insn.next;
   g.cond(0);
   g.f.if_();
-  g.callHelper(() => { cpu.st.rip = next; deliverEvent(cpu, 4, EventKind.Software, -1); });
+  const ip = g.insn.ip;
+  g.callHelper(() => { cpu.st.rip = next; deliverEvent(cpu, 4, EventKind.Software, -1, ip); });
   g.f.else_();
   g.f.i32(0).i64Big(next).i64Store(RIP);
   g.f.end();

@@ -37,7 +37,7 @@ function push(cpu: Cpu, rsp: { v: bigint }, size: number, value: bigint, ssBase:
  * contributory, or anything but a benign one after #PF, becomes #DF; a fault while delivering #DF
  * is a triple fault (thrown as TripleFault for the machine to report).
  */
-export function deliverEvent(cpu: Cpu, vector: number, kind: EventKind, err: number): void {
+export function deliverEvent(cpu: Cpu, vector: number, kind: EventKind, err: number, insnRip?: bigint): void {
   if (cpu.onEvent?.(vector, kind, err)) return;
   let v = vector, k = kind, e = err;
   for (;;) {
@@ -46,6 +46,8 @@ export function deliverEvent(cpu: Cpu, vector: number, kind: EventKind, err: num
       return;
     } catch (x) {
       if (!(x instanceof GuestFault)) throw x;
+      // A fault while delivering INT n/INT3/INTO is reported at the INT instruction itself.
+      if (insnRip !== undefined && v === vector) cpu.st.rip = insnRip;
       if (v === Vec.DF) throw new TripleFault(x.vector);
       const second = x.vector;
       const contributory = (n: number) => CONTRIBUTORY.has(n);

@@ -3,7 +3,7 @@ import { DiskFormatError } from '../errors.js';
 import type { ImageFile } from '../image-file.js';
 import { putU32 } from './be.js';
 import { UNUSED_BAT_ENTRY } from './dynamic-header.js';
-import { DiskType, encodeFooter } from './footer.js';
+import { DiskType } from './footer.js';
 import { allSet, isSet, runLength, setRange } from './sector-bitmap.js';
 import type { VhdStructure } from './structure.js';
 
@@ -56,7 +56,7 @@ export class SparseVhd implements BlockDevice {
     this.footerPos = s.footerPos;
     this.nextFree = s.nextFree;
     this.durable = opts.durable ?? false;
-    this.footerBytes = encodeFooter({ ...s.footer });
+    this.footerBytes = s.footerBytes;
     if (!this.readOnly) this.repair(s);
   }
 

@@ -13,6 +13,8 @@ import { decodeFooter, DiskType, FOOTER_SIZE, type VhdFooter } from './footer.js
 /** Everything a VHD says about itself, validated so that reads can never leave the file. */
 export interface VhdStructure {
   footer: VhdFooter;
+  /** The footer exactly as stored, reserved bytes included, for rewriting it unchanged. */
+  footerBytes: Uint8Array;
   /** Where the end footer is, or where a repaired one belongs. */
   footerPos: number;
   /** Set when the end footer was unusable and the copy at offset 0 stood in for it. */
@@ -55,6 +57,7 @@ export function readVhdStructure(file: ImageFile): VhdStructure {
   if (size < FOOTER_SIZE) throw new DiskFormatError(`file is too small to be a VHD (${size} bytes)`);
   const issues: string[] = [];
   let footer: VhdFooter;
+  let footerBytes: Uint8Array;
   let footerPos = size - FOOTER_SIZE;
   let recoveredFrom: string | null = null;
   let copyMismatch = false;
@@ -62,6 +65,7 @@ export function readVhdStructure(file: ImageFile): VhdStructure {
   const copyBytes = size >= 2 * FOOTER_SIZE ? readExact(file, 0, FOOTER_SIZE) : null;
   try {
     footer = decodeFooter(endBytes);
+    footerBytes = endBytes;
   } catch (endErr) {
     let copy: VhdFooter | null = null;
     let copyErr = 'absent';
@@ -76,6 +80,7 @@ export function readVhdStructure(file: ImageFile): VhdStructure {
       throw new DiskFormatError(`not a usable VHD: end footer: ${(endErr as Error).message}; copy at offset 0: ${copyErr}`);
     }
     footer = copy;
+    footerBytes = copyBytes!;
     footerPos = align512(size);
     recoveredFrom = `end footer damaged (${(endErr as Error).message}); recovered from the copy at offset 0`;
     issues.push(recoveredFrom);
@@ -85,7 +90,7 @@ export function readVhdStructure(file: ImageFile): VhdStructure {
     if (footerPos < footer.currentSize) {
       throw new DiskFormatError(`truncated: a ${footer.currentSize}-byte fixed disk needs ${footer.currentSize + FOOTER_SIZE} bytes, the file has ${size}`);
     }
-    return { footer, footerPos, recoveredFrom, copyMismatch, header: null, bat: null, bitmapBytes: 0, nextFree: footerPos, issues };
+    return { footer, footerBytes, footerPos, recoveredFrom, copyMismatch, header: null, bat: null, bitmapBytes: 0, nextFree: footerPos, issues };
   }
 
   if (!recoveredFrom && copyBytes && !equalBytes(copyBytes, endBytes)) {
@@ -145,7 +150,7 @@ export function readVhdStructure(file: ImageFile): VhdStructure {
     const cur = regions[i]!;
     if (cur[0] < prev[1]) issues.push(`${cur[2]} at offset ${cur[0]} overlaps ${prev[2]} at offset ${prev[0]}`);
   }
-  return { footer, footerPos, recoveredFrom, copyMismatch, header, bat, bitmapBytes, nextFree: align512(nextFree), issues };
+  return { footer, footerBytes, footerPos, recoveredFrom, copyMismatch, header, bat, bitmapBytes, nextFree: align512(nextFree), issues };
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
