@@ -72,6 +72,12 @@ export class Cpu {
   }
   private readonly bounce: Uint8Array;
 
+  /** Make chained blocks return to the dispatcher at the end of the current block. */
+  kick(): void {
+    this.st.u32[L.DEADLINE >> 2] = 0;
+    this.st.u32[(L.DEADLINE >> 2) + 1] = 0;
+  }
+
   // ---- mode ---------------------------------------------------------------------------------
 
   /** Recompute the MODE word and the TLB bank after any change to CS/SS/segments/CR0/CR4/EFER/RFLAGS.AC. */
@@ -221,6 +227,7 @@ export class Cpu {
       this.readPhysInto(phys, size);
       return 0;
     }
+    this.kick(); // device access: interrupts may change
     this.readPhysInto(phys, size);
     return 0;
   }
@@ -267,6 +274,7 @@ export class Cpu {
       for (let i = 0; i < size; i++) this.phys.write8(phys + i, i < 4 ? (vlo >>> (8 * i)) & 0xff : (vhi >>> (8 * (i - 4))) & 0xff);
       return 0;
     }
+    this.kick(); // device access: interrupts may change
     if (size === 8) { this.phys.write(phys, 4, vlo); this.phys.write(phys + 4, 4, vhi); }
     else this.phys.write(phys, size as 1 | 2 | 4, vlo);
     return 0;

@@ -15,7 +15,7 @@ const CODE_END = 0x200000;
 const SCRATCH = 0x80000;
 /** Guest-virtual address of the scratch memory (R15 on entry). */
 export const SNIPPET_SCRATCH = SCRATCH;
-const MAX_BLOCKS = 100_000;
+const MAX_INSNS = 1_000_000;
 
 let machine: Machine | null = null;
 
@@ -68,7 +68,9 @@ export function runSnippets(batch: readonly SnippetInput[]): SnippetOutput[] {
     };
     cpu.onEvent = (vector) => { stopAt(vector); return true; };
     const deliver = (f: GuestFault) => stopAt(f.vector);
-    m.engine.run(MAX_BLOCKS, deliver);
+    // helpers and I/O return to the dispatcher: keep running until the snippet ends or the budget is spent
+    const limit = st.icount + MAX_INSNS;
+    while (!cpu.stopRequested && !cpu.halted && st.icount < limit) m.engine.run(limit - st.icount, deliver);
     cpu.onEvent = null;
     const regs = new BigUint64Array(17);
     for (let i = 0; i < 16; i++) regs[i] = st.gpr(i);

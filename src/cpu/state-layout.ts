@@ -75,6 +75,12 @@ export const MTRR_DEF_TYPE = 808;
 export const MTRR_FIXED = 816; // 11 × i64 → 904
 export const MTRR_VAR = 904; // 16 × i64 (8 base/mask pairs) → 1032
 
+/**
+ * Instruction count (i64) at which chained blocks must return to the dispatcher: the next timer,
+ * the end of a slice, or 0 when a helper or device needs the dispatcher now (Cpu.kick).
+ */
+export const DEADLINE = 1040;
+
 /** SSE: xmm0..xmm15 (16 bytes each), MXCSR. */
 export const XMM = 1536;
 export const MXCSR = 1792;
@@ -88,4 +94,5 @@ export const FPU_FOP = 1888;
 export const FPU_IP = 1896; // i64
 export const FPU_DP = 1904; // i64
 
-export const STATE_END = 2048;
+/** End of the state block (2048..4096 belongs to src/cpu/fpu-layout.ts). */
+export const STATE_END = 4096;

@@ -1,12 +1,12 @@
 import { Cpu } from '../cpu/cpu.js';
 import * as L from '../cpu/state-layout.js';
 import { buildRuntimeModule } from './runtime-module.js';
-import { translateBlocks, mnemonicName, type BlockCode } from './translate.js';
+import { translateBlocks, mnemonicName, jumpCacheIndex, type BlockCode } from './translate.js';
 import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
 import { GuestFault, fault, Vec } from '../cpu/exception.js';
 import { bitnessOf, MODE_CS64, MODE_TF } from '../cpu/mode.js';
-import { RAM_BASE, GUEST_PAGE } from '../mmu/layout.js';
+import { RAM_BASE, GUEST_PAGE, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE } from '../mmu/layout.js';
 import type { HelperFn, Gen } from '../cpu/sem/gen.js';
 import { endsBlock, isHelperBased } from '../cpu/sem/index.js';
 import { segCheck } from '../cpu/system/segcheck.js';
@@ -24,6 +24,8 @@ interface Block {
   /** The last two blocks that followed this one: checked before any map lookup. */
   s0: Block | null;
   s1: Block | null;
+  /** Slot in the shared function table (for chaining from other blocks through the jump cache). */
+  slot: number;
   valid: boolean;
 }
 
@@ -52,6 +54,10 @@ export class Engine {
   private readonly byPage = new Map<number, Set<Block>>();
   private readonly decoder = new InsnDecoder();
   private readonly u32: Uint32Array;
+  private readonly jc: Uint32Array;
+  private readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: 4096 });
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
   private readonly pages: number;
   readonly stats: EngineStats = { blocksCompiled: 0, modulesCompiled: 0, compileMs: 0, invalidations: 0, blocksExecuted: 0 };
   /** Set when something outside the running block needs attention (IRQ raised, stop requested). */
@@ -61,6 +67,8 @@ export class Engine {
     const memory = cpu.memory;
     this.pages = memory.buffer.byteLength / 65536;
     this.u32 = new Uint32Array(memory.buffer, 0, L.STATE_END / 4);
+    this.jc = new Uint32Array(memory.buffer, JUMP_CACHE_BASE, (JUMP_CACHE_ENTRIES * JUMP_CACHE_ENTRY_SIZE) / 4);
+    this.jc.fill(0xffffffff);
     const rtBytes = buildRuntimeModule(this.pages, this.pages);
     this.rt = new WebAssembly.Instance(new WebAssembly.Module(rtBytes), {
       env: { mem: memory },
@@ -72,13 +80,15 @@ export class Engine {
     });
     const rx = this.rt.exports as Record<string, Function>;
     cpu.flagsGet = rx.flags_get as () => number;
+    const kick = () => cpu.kick();
     this.imports = {
-      env: { mem: memory },
+      env: { mem: memory, tbl: this.table },
       rt: { rd8: rx.rd8, rd16: rx.rd16, rd32: rx.rd32, rd64: rx.rd64, wr8: rx.wr8, wr16: rx.wr16, wr32: rx.wr32, wr64: rx.wr64, flags_get: rx.flags_get, mul128: rx.mul128, div128: rx.div128 },
       js: {
-        helper: (id: number) => this.helpers[id]!(),
-        io_in: (port: number, size: number) => cpu.ioIn(port, size),
-        io_out: (port: number, size: number, v: number) => cpu.ioOut(port, size, v),
+        // Helpers and I/O may change interrupt state or stop the machine: return to the dispatcher.
+        helper: (id: number) => { kick(); this.helpers[id]!(); },
+        io_in: (port: number, size: number) => { kick(); return cpu.ioIn(port, size); },
+        io_out: (port: number, size: number, v: number) => { kick(); cpu.ioOut(port, size, v); },
         raise: (v: number, e: number) => { throw fault(v, e); },
         seg_check: (seg: number, off: number, size: number, write: number) => segCheck(cpu, seg, off >>> 0, size, write !== 0),
       },
@@ -86,7 +96,7 @@ export class Engine {
     cpu.code = {
       isCodePage: (p) => this.byPage.has(p),
       invalidatePhysPage: (p) => this.invalidatePage(p),
-      flushLinear: () => this.linear.clear(),
+      flushLinear: () => { this.linear.clear(); this.jc.fill(0xffffffff); },
     };
   }
 
@@ -116,18 +126,27 @@ export class Engine {
   }
 
   /**
-   * Run blocks until `maxBlocks` have executed, the CPU halts, or an event is pending.
-   * Guest faults are delivered here; host errors propagate.
+   * Run guest code for about `maxInstructions` instructions (blocks chain inside Wasm until the
+   * DEADLINE instruction count), or until the CPU halts, a helper or device kicks the dispatcher,
+   * or a stop is requested. Guest faults are delivered here; host errors propagate.
    */
-  run(maxBlocks: number, deliver: (f: GuestFault) => void): void {
+  run(maxInstructions: number, deliver: (f: GuestFault) => void): void {
     const u32 = this.u32;
     const cpu = this.cpu;
+    const D = L.DEADLINE >> 2, IC = L.ICOUNT >> 2;
+    const start = cpu.st.icount;
+    const end = start + Math.max(1, maxInstructions);
+    const setDeadline = () => { u32[D] = end % 0x1_0000_0000; u32[D + 1] = Math.floor(end / 0x1_0000_0000); };
+    const spent = () => u32[IC] + u32[IC + 1] * 0x1_0000_0000 >= end;
+    const kicked = () => u32[D] === 0 && u32[D + 1] === 0;
     let n = 0;
     let prev: Block | null = null;
     const csOff = L.segOff(1, L.SEG_BASE) >> 2;
-    while (n < maxBlocks && !this.eventPending && !cpu.halted && !cpu.stopRequested) {
+    setDeadline();
+    while (!cpu.halted && !cpu.stopRequested) {
       try {
-        for (; n < maxBlocks && !this.eventPending && !cpu.halted && !cpu.stopRequested; n++) {
+        for (; !cpu.halted && !cpu.stopRequested; n++) {
+          if (n > 0 && (kicked() || spent())) break;
           const lo = u32[L.RIP >> 2], hi = u32[(L.RIP >> 2) + 1], mode = u32[L.MODE >> 2];
           const csBase = mode & MODE_CS64 ? 0 : u32[csOff];
           let b: Block | null = null;
@@ -146,17 +165,38 @@ export class Engine {
             if (!b) b = this.lookupOrTranslate(lo, hi, mode, csBase);
             if (prev !== null) { prev.s1 = prev.s0; prev.s0 = b; }
           }
+          this.insertJump(b);
           prev = b;
           b.fn();
         }
+        break;
       } catch (e) {
         n++;
         prev = null;
         if (e instanceof GuestFault) deliver(e);
         else throw e;
+        if (kicked() || spent()) break;
       }
     }
     this.stats.blocksExecuted += n;
+  }
+
+  /** Record `b` in the jump cache so that other blocks' epilogues can chain to it. */
+  private insertJump(b: Block): void {
+    const e = jumpCacheIndex(b.ipLo) * (JUMP_CACHE_ENTRY_SIZE / 4);
+    const jc = this.jc;
+    if (jc[e + 4] === b.slot && jc[e] === b.ipLo && jc[e + 1] === b.ipHi && jc[e + 2] === b.mode && jc[e + 3] === b.csBase) return;
+    jc[e] = b.ipLo; jc[e + 1] = b.ipHi; jc[e + 2] = b.mode; jc[e + 3] = b.csBase; jc[e + 4] = b.slot;
+  }
+
+  private allocSlot(fn: Function): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.nextSlot++;
+      if (slot >= this.table.length) this.table.grow(this.table.length);
+    }
+    this.table.set(slot, fn);
+    return slot;
   }
 
   private lookupOrTranslate(lo: number, hi: number, mode: number, csBase: number): Block {
@@ -270,7 +310,8 @@ export class Engine {
     codes.forEach((c, i) => {
       const sLo = Number(c.ip & 0xffffffffn), sHi = Number(c.ip >> 32n);
       const pages = crosses[i] && nextPhysPage >= 0 ? [page, nextPhysPage] : [page];
-      const b: Block = { fn: inst.exports[`b${i}`] as () => void, ipLo: sLo, ipHi: sHi, mode, csBase, pages, helperIds: i === 0 ? helperIds : [], chain: null, s0: null, s1: null, valid: true };
+      const fn = inst.exports[`b${i}`] as () => void;
+      const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, helperIds: i === 0 ? helperIds : [], chain: null, s0: null, s1: null, valid: true, slot: this.allocSlot(fn) };
       const bphys = page + Number(c.ip - windowIp);
       this.phys.set(`${bphys}:${mode}:${csBase}:${sHi}:${sLo}`, b);
       for (const p of pages) {
@@ -310,8 +351,11 @@ export class Engine {
     for (const b of set) {
       if (!b.valid) continue;
       b.valid = false;
+      this.table.set(b.slot, null);
+      this.freeSlots.push(b.slot);
       for (const p of b.pages) if (p !== page) this.byPage.get(p)?.delete(b);
     }
+    this.jc.fill(0xffffffff);
     // Blocks are few per page; rebuilding lookups lazily is simpler than unlinking chains.
     for (const [k, b] of this.phys) if (!b.valid) this.phys.delete(k);
     this.linear.clear();

@@ -7,7 +7,9 @@ import { Mnemonic, OpKind } from '../cpu/iced.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { MODE_TF } from '../cpu/mode.js';
 import { TF } from '../cpu/flags.js';
-import { DR } from '../cpu/state-layout.js';
+import { DR, ICOUNT, DEADLINE, RIP, MODE, segOff, SEG_BASE } from '../cpu/state-layout.js';
+import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES } from '../mmu/layout.js';
+import { MODE_CS64 } from '../cpu/mode.js';
 import { deliverEvent, EventKind } from '../cpu/system/interrupts.js';
 import '../cpu/sem/index.js';
 
@@ -28,6 +30,30 @@ export interface TranslateHooks {
 const MNEMONIC_NAME: string[] = [];
 for (const [k, v] of Object.entries(Mnemonic)) if (typeof v === 'number') MNEMONIC_NAME[v] = k;
 export const mnemonicName = (m: number): string => MNEMONIC_NAME[m] ?? `#${m}`;
+
+/**
+ * Block epilogue: unless the instruction budget is spent (ICOUNT >= DEADLINE), look the next RIP up
+ * in the jump cache and tail-call its block through the shared table; otherwise return to the
+ * dispatcher. Mode and CS base come from the state, since the block may have changed them.
+ */
+function emitChain(f: FnBody, mode: number, chainType: number): void {
+  f.i32(0).i64Load(ICOUNT).i32(0).i64Load(DEADLINE).i64GeU().if_().return_().end();
+  const lo = f.local(T.i32), e = f.local(T.i32);
+  f.i32(0).i32Load(RIP).tee(lo);
+  f.get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JUMP_CACHE_ENTRIES - 1).i32And().i32(5).i32Shl().i32(JUMP_CACHE_BASE).i32Add().tee(e);
+  f.i32Load(0).get(lo).i32Eq();
+  f.get(e).i32Load(4).i32(0).i32Load(RIP + 4).i32Eq().i32And();
+  f.get(e).i32Load(8).i32(0).i32Load(MODE).i32Eq().i32And();
+  f.get(e).i32Load(12).i32(0).i32(0).i32Load(segOff(1, SEG_BASE)).i32(0).i32Load(MODE).i32(MODE_CS64).i32And().select().i32Eq().i32And();
+  f.if_().get(e).i32Load(16).returnCallIndirect(chainType).end();
+  void mode;
+}
+
+/** Hash of a RIP's low 32 bits into the jump cache (shared with the dispatcher). */
+export const JC_HASH_SHIFT = 13;
+export function jumpCacheIndex(ripLo: number): number {
+  return ((ripLo ^ (ripLo >>> JC_HASH_SHIFT)) & (JUMP_CACHE_ENTRIES - 1)) >>> 0;
+}
 
 function touchesMemory(d: Insn): boolean {
   if (d.mnemonic === Mnemonic.Lea || d.mnemonic === Mnemonic.Nop) return false;
@@ -50,6 +76,8 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
     raise: m.importFunction('js', 'raise', [T.i32, T.i32], []),
     segCheck: m.importFunction('js', 'seg_check', [T.i32, T.i32, T.i32, T.i32], []),
   };
+  m.importTable('env', 'tbl', 0);
+  const chainType = m.typeIndex([], []);
   blocks.forEach((b, bi) => {
     const f = new FnBody(0);
     const g = new Gen(f, mode, rt, hooks.bindHelper, hooks.cpu);
@@ -81,6 +109,7 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
         deliverEvent(cpu, 1, EventKind.Exception, -1);
       });
     }
+    emitChain(f, mode, chainType);
     m.addFunction([], [], f, `b${bi}`);
   });
   return m.emit();

@@ -21,8 +21,8 @@ export interface MachineOptions {
 
 export type StopReason = 'exit' | 'timeout' | 'triple-fault' | 'reset' | 'poweroff' | 'halted' | 'expect' | 'limit';
 
-/** Blocks per dispatcher slice between device/timer/interrupt checks. */
-const SLICE = 256;
+/** Most instructions per dispatcher slice between device/timer/interrupt checks. */
+const SLICE_INSNS = 20_000;
 
 /**
  * A PC: RAM, the platform devices, one CPU and its execution engine, and the loop that runs them
@@ -68,6 +68,7 @@ export class Machine {
   stop(reason: StopReason): void {
     if (!this.stopReason) this.stopReason = reason;
     this.cpu.stopRequested = true;
+    this.cpu.kick();
   }
 
   boot(bs: BootState): void {
@@ -130,7 +131,9 @@ export class Machine {
         continue;
       }
       const before = this.engine.stats.blocksExecuted;
-      this.engine.run(SLICE, this.deliverFault);
+      // run until the next timer is due (virtual time is retired instructions), at most a slice
+      const untilTimer = Math.ceil(this.clock.nextDeadline() - this.clock.nowNs());
+      this.engine.run(Math.max(1, Math.min(SLICE_INSNS, untilTimer)), this.deliverFault);
       if (this.engine.stats.blocksExecuted !== before) cpu.intShadow = false;
       if ((++n & 15) === 0 && Date.now() - t0 >= wallMs) break;
     }

@@ -16,6 +16,14 @@ export const TLB_SIZE = 2 * TLB_BANK_SIZE;
 export const SCRATCH_BASE = TLB_BASE + TLB_SIZE; // 0x0005_0000
 export const SCRATCH_SIZE = 0x1_0000;
 
+/**
+ * Jump cache: (RIP lo, RIP hi, MODE, CS base lo, table slot) per entry, probed by block epilogues
+ * to chain to the next block inside Wasm. Filled by the dispatcher, cleared on invalidation.
+ */
+export const JUMP_CACHE_BASE = 0x0010_0000;
+export const JUMP_CACHE_ENTRIES = 8192;
+export const JUMP_CACHE_ENTRY_SIZE = 32;
+
 /** Host offset of guest physical address 0. Guest RAM occupies [RAM_BASE, RAM_BASE + ramBytes). */
 export const RAM_BASE = 0x0100_0000;
 
