@@ -66,6 +66,30 @@ describe.skipIf(!HAS_QEMU || !DIST_READY)('qemu-img/qemu-io write, vmrun reads',
   });
 });
 
+describe.skipIf(!HAS_QEMU)('qemu-img creates and writes, vmrun writes more, both oracles read', () => {
+  it.each(['dynamic', 'fixed'] as const)('%s', (sub) => {
+    const img = fresh(`qv-${sub}.vhd`);
+    expect(run('qemu-img', ['create', '-q', '-f', 'vpc', '-o', `subformat=${sub}`, img, '20M']).status).toBe(0);
+    const pat = fresh('pat.bin');
+    fs.writeFileSync(pat, new Rng(77).fill(new Uint8Array(3 << 20)));
+    expect(run('qemu-io', ['-f', 'vpc', '-c', `write -q -s ${pat} ${1 << 20} ${3 << 20}`, img]).status).toBe(0);
+    const ref = fresh('ref.raw');
+    expect(run('qemu-img', ['convert', '-f', 'vpc', '-O', 'raw', img, ref]).status).toBe(0);
+    const expected = new Uint8Array(fs.readFileSync(ref));
+    expect(sizeOf(img)).toBe(expected.length);
+    scribble(img, expected, 78, 40);
+    const raw = fresh('expected.raw');
+    fs.writeFileSync(raw, expected);
+    const c = run('qemu-img', ['compare', '-f', 'vpc', '-F', 'raw', img, raw]);
+    expect(c.status, c.stdout + c.stderr).toBe(0);
+    if (HAS_PYVHDI) {
+      const r = run(PYTHON, [path.join(ROOT, 'test', 'disk', 'pyvhdi-read.py'), img]);
+      expect(r.stdout.trim()).toBe(`${expected.length} ${sha(expected)}`);
+    }
+    expect(vmrun('disk', 'check', img).status).toBe(0);
+  });
+});
+
 describe.skipIf(!HAS_QEMU)('vmrun writes, qemu-img compare reads', () => {
   it.each([
     ['dynamic', 5 << 20, 21],
