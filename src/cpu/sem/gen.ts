@@ -7,6 +7,8 @@ import { OpKind, Register } from '../iced.js';
 import { MEMSIZE_BYTES } from '../memsize.js';
 import { FK, flagOp, emitCond } from '../flags.js';
 import { MODE_CS64, MODE_NOLIMIT_SHIFT, MODE_AC } from '../mode.js';
+import { Tlb } from '../../mmu/tlb.js';
+import { TLB_ENTRIES } from '../../mmu/layout.js';
 
 /** Indices of the functions a block module imports (see src/jit/block-module.ts). */
 export interface RtFns {
@@ -208,12 +210,45 @@ export class Gen {
   /** Push memory value at linear address in local `addr` (i64, zero-extended). */
   load(addr: number, bytes: number): void {
     this.alignCheck(addr, bytes);
-    this.f.get(addr).call(this.rt.rd[log2(bytes)]);
+    const f = this.f;
+    const e = this.tlbEntry(addr);
+    // inline TLB hit path; the runtime function repeats the probe and handles the miss
+    f.get(e).i64Load(0);
+    this.tlbTag(addr, bytes);
+    f.i64Eq().if_(T.i64);
+    f.get(addr).get(e).i64Load(16).i64Add().i32WrapI64();
+    if (bytes === 1) f.i64Load8U(); else if (bytes === 2) f.i64Load16U(); else if (bytes === 4) f.i64Load32U(); else f.i64Load();
+    f.else_();
+    f.get(addr).call(this.rt.rd[log2(bytes)]);
+    f.end();
   }
   /** Store local `val` to linear address in local `addr`. */
   store(addr: number, bytes: number, val: number): void {
     this.alignCheck(addr, bytes);
-    this.f.get(addr).get(val).call(this.rt.wr[log2(bytes)]);
+    const f = this.f;
+    const e = this.tlbEntry(addr);
+    f.get(e).i64Load(8);
+    this.tlbTag(addr, bytes);
+    f.i64Eq().if_();
+    f.get(addr).get(e).i64Load(16).i64Add().i32WrapI64().get(val);
+    if (bytes === 1) f.i64Store8(); else if (bytes === 2) f.i64Store16(); else if (bytes === 4) f.i64Store32(); else f.i64Store();
+    f.else_();
+    f.get(addr).get(val).call(this.rt.wr[log2(bytes)]);
+    f.end();
+  }
+
+  /** Local holding the TLB entry address for linear address `addr` (the bank follows the block's CPL). */
+  private tlbEntry(addr: number): number {
+    const e = this.tmp32();
+    this.f.get(addr).i64(12, 0).i64ShrU().i32WrapI64().i32(TLB_ENTRIES - 1).i32And().i32(5).i32Shl();
+    this.f.i32(Tlb.bankBase((this.mode & 3) === 3)).i32Add().set(e);
+    return e;
+  }
+  /** Push the tag an access of `bytes` at `addr` must match (its last byte's page: crossings miss). */
+  private tlbTag(addr: number, bytes: number): void {
+    this.f.get(addr);
+    if (bytes > 1) this.f.i64(bytes - 1, 0).i64Add();
+    this.f.i64(~0xfff, -1).i64And();
   }
 
   /** #AC(0) for a misaligned access while alignment checking is on (CR0.AM, RFLAGS.AC, CPL 3). */
