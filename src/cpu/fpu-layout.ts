@@ -19,3 +19,16 @@ export const FPU_MMX = 2120;
 export const FPU_TMP = 2124;
 
 export const FPU_LAYOUT_END = 2128;
+
+/**
+ * Views over the first 4 KiB of the state block: CpuState's views stop at STATE_END, and the
+ * fields above live just past it.
+ */
+export interface ExtViews { u8: Uint8Array; u32: Uint32Array; dv: DataView }
+const views = new WeakMap<ArrayBufferLike, ExtViews>();
+export function ext(cpu: { memory: WebAssembly.Memory }): ExtViews {
+  const b = cpu.memory.buffer;
+  let v = views.get(b);
+  if (!v) { v = { u8: new Uint8Array(b, 0, 4096), u32: new Uint32Array(b, 0, 1024), dv: new DataView(b, 0, 4096) }; views.set(b, v); }
+  return v;
+}

@@ -219,15 +219,4 @@ export function mxcsrRc(g: Gen): void {
   g.f.i32(0).i32Load(MXCSR).i32(13).i32ShrU().i32(3).i32And();
 }
 
-/**
- * Views over the first 4 KiB of the state block: CpuState's views stop at STATE_END, and the
- * SIMD/x87 scratch and extension fields (src/cpu/fpu-layout.ts) live just past it.
- */
-export interface ExtViews { u8: Uint8Array; u32: Uint32Array; dv: DataView }
-const views = new WeakMap<ArrayBuffer, ExtViews>();
-export function ext(cpu: Cpu): ExtViews {
-  const b = cpu.memory.buffer;
-  let v = views.get(b);
-  if (!v) { v = { u8: new Uint8Array(b, 0, 4096), u32: new Uint32Array(b, 0, 1024), dv: new DataView(b, 0, 4096) }; views.set(b, v); }
-  return v;
-}
+export { ext, type ExtViews } from '../fpu-layout.js';

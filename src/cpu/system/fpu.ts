@@ -5,7 +5,7 @@
 // it to double (ties to even); storing one is exact. Precision control is ignored (always 53 bits).
 import type { Cpu } from '../cpu.js';
 import * as L from '../state-layout.js';
-import { FPU_MMX } from '../fpu-layout.js';
+import { FPU_MMX, ext } from '../fpu-layout.js';
 import { fault, Vec } from '../exception.js';
 import { MODE_CS64 } from '../mode.js';
 
@@ -103,7 +103,7 @@ export function stackUnderflow(cpu: Cpu, i: number): void {
 /** Full tag (2 bits) of physical register p: 0 valid, 1 zero, 2 special, 3 empty. */
 export function fullTag(cpu: Cpu, p: number): number {
   if (!(cpu.st.get32(L.FPU_TW) & (1 << p))) return 3;
-  if (cpu.st.get32(FPU_MMX)) return 0;
+  if (ext(cpu).u32[FPU_MMX >> 2]) return 0;
   const b = regBits(cpu, p);
   const e = Number((b >> 52n) & 0x7ffn);
   if (e === 0x7ff) return 2;
@@ -119,7 +119,7 @@ export function fullTagWord(cpu: Cpu): number {
 /** 80-bit image of physical register p (MMX values as written by MMX instructions: bits 79:64 set). */
 export function regImage(cpu: Cpu, p: number): { mant: bigint; se: number } {
   const b = regBits(cpu, p);
-  if (cpu.st.get32(FPU_MMX)) return { mant: b, se: 0xffff };
+  if (ext(cpu).u32[FPU_MMX >> 2]) return { mant: b, se: 0xffff };
   return f64ToF80(b);
 }
 export function setRegImage(cpu: Cpu, p: number, mant: bigint, se: number, mmx: boolean): void {
@@ -143,7 +143,7 @@ export function fninit(cpu: Cpu): void {
   st.set32(L.FPU_FOP, 0);
   st.set64(L.FPU_IP, 0n);
   st.set64(L.FPU_DP, 0n);
-  st.set32(FPU_MMX, 0);
+  ext(cpu).u32[FPU_MMX >> 2] = 0;
 }
 
 // ---- FLD/FSTP m80 ---------------------------------------------------------------------------------
@@ -209,9 +209,9 @@ export function frstor(cpu: Cpu, addr: bigint, op16: boolean): void {
   const imgs = [...Array(8).keys()].map((i) => read80(cpu, addr + BigInt(env + i * 10)));
   fldenv(cpu, addr, op16);
   const mmx = imgs.every((x) => x.se === 0xffff);
-  cpu.st.set32(FPU_MMX, 0);
+  ext(cpu).u32[FPU_MMX >> 2] = 0;
   imgs.forEach((img, i) => setRegImage(cpu, physOf(cpu, i), img.mant, img.se, mmx));
-  if (mmx) cpu.st.set32(FPU_MMX, 1);
+  if (mmx) ext(cpu).u32[FPU_MMX >> 2] = 1;
 }
 
 // ---- FXSAVE/FXRSTOR and the XSAVE legacy region --------------------------------------------------
@@ -266,9 +266,9 @@ function restoreX87(cpu: Cpu, a: bigint, rexW: boolean): void {
   st.set64(L.FPU_DP, rexW ? cpu.readLin(a + 16n, 8) : cpu.readLin(a + 16n, 4));
   const tw = st.get32(L.FPU_TW);
   const mmx = tw === 0xff && imgs.every((x) => x.se === 0xffff);
-  st.set32(FPU_MMX, 0);
+  ext(cpu).u32[FPU_MMX >> 2] = 0;
   imgs.forEach((img, i) => setRegImage(cpu, physOf(cpu, i), img.mant, img.se, mmx));
-  if (mmx) st.set32(FPU_MMX, 1);
+  if (mmx) ext(cpu).u32[FPU_MMX >> 2] = 1;
   updateEs(cpu);
 }
 
