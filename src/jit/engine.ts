@@ -18,7 +18,10 @@ interface Block {
   mode: number;
   csBase: number;
   pages: number[];
-  helperIds: number[];
+  /** The module's helper ids and how many of its blocks are still valid (ids are freed at 0). */
+  module: { helperIds: number[]; live: number };
+  /** Key in the physical-address cache. */
+  pkey: string;
   /** Next block with the same linear-cache key. */
   chain: Block | null;
   /** The last two blocks that followed this one: checked before any map lookup. */
@@ -296,7 +299,7 @@ export class Engine {
     }
     this.pendingHelperIds = [];
     const wasm = translateBlocks(codes, mode, { cpu: this.cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased }, this.pages, this.pages);
-    const helperIds = this.pendingHelperIds;
+    const modInfo = { helperIds: this.pendingHelperIds, live: codes.length };
     let mod: WebAssembly.Module;
     try {
       mod = new WebAssembly.Module(wasm);
@@ -311,9 +314,10 @@ export class Engine {
       const sLo = Number(c.ip & 0xffffffffn), sHi = Number(c.ip >> 32n);
       const pages = crosses[i] && nextPhysPage >= 0 ? [page, nextPhysPage] : [page];
       const fn = inst.exports[`b${i}`] as () => void;
-      const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, helperIds: i === 0 ? helperIds : [], chain: null, s0: null, s1: null, valid: true, slot: this.allocSlot(fn) };
       const bphys = page + Number(c.ip - windowIp);
-      this.phys.set(`${bphys}:${mode}:${csBase}:${sHi}:${sLo}`, b);
+      const pkey = `${bphys}:${mode}:${csBase}:${sHi}:${sLo}`;
+      const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, module: modInfo, pkey, chain: null, s0: null, s1: null, valid: true, slot: this.allocSlot(fn) };
+      this.phys.set(pkey, b);
       for (const p of pages) {
         let set = this.byPage.get(p);
         if (!set) {
@@ -353,11 +357,13 @@ export class Engine {
       b.valid = false;
       this.table.set(b.slot, null);
       this.freeSlots.push(b.slot);
+      if (this.phys.get(b.pkey) === b) this.phys.delete(b.pkey);
+      // Helper ids are reused only by later translations, which happen after the running block returns.
+      if (--b.module.live === 0) for (const id of b.module.helperIds) { this.helpers[id] = undefined; this.freeHelperIds.push(id); }
       for (const p of b.pages) if (p !== page) this.byPage.get(p)?.delete(b);
     }
     this.jc.fill(0xffffffff);
-    // Blocks are few per page; rebuilding lookups lazily is simpler than unlinking chains.
-    for (const [k, b] of this.phys) if (!b.valid) this.phys.delete(k);
+    // Linear lookups may point at dead blocks: rebuilding them lazily is simpler than unlinking chains.
     this.linear.clear();
   }
 

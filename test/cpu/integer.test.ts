@@ -164,6 +164,27 @@ describe.skipIf(!haveAs())('integer instructions (assembled with GNU as)', () =>
   });
 });
 
+describe.skipIf(!haveAs())('self-modifying code', () => {
+  it('a write to already-translated code takes effect at the next block', () => {
+    const r = run(`
+      xor ebx, ebx
+    2: lea rax, [rip + 1f]
+      mov ecx, 0
+      jmp 1f
+    1: mov edx, 7
+      add ebx, edx
+      cmp ebx, 7
+      jne 3f
+      mov byte ptr [rax + 1], 35
+      jmp 2b
+    3:
+    `);
+    // first pass runs "mov edx, 7"; the patched second pass runs "mov edx, 35"
+    expect(r.get('rbx')).toBe(42n);
+    expect(r.get('rdx')).toBe(35n);
+  });
+});
+
 describe.skipIf(!haveAs())('single-step and alignment checks', () => {
   it('TF set by POPF traps (#DB) after the next instruction', () => {
     const r = run(`
