@@ -358,8 +358,9 @@ export class Engine {
       this.table.set(b.slot, null);
       this.freeSlots.push(b.slot);
       if (this.phys.get(b.pkey) === b) this.phys.delete(b.pkey);
-      // Helper ids are reused only by later translations, which happen after the running block returns.
-      if (--b.module.live === 0) for (const id of b.module.helperIds) { this.helpers[id] = undefined; this.freeHelperIds.push(id); }
+      // The running block may be among the dead and still call its helpers: keep them bound; the ids
+      // are only rebound by later translations, which happen after that block has returned.
+      if (--b.module.live === 0) for (const id of b.module.helperIds) this.freeHelperIds.push(id);
       for (const p of b.pages) if (p !== page) this.byPage.get(p)?.delete(b);
     }
     this.jc.fill(0xffffffff);
