@@ -6,6 +6,7 @@ interface RunOptions {
   kernel?: string;
   append?: string;
   module: string[];
+  initrd?: string;
   mem: string;
   timeout?: string;
   expect: string[];
@@ -24,7 +25,8 @@ function parsePositive(name: string, v: string, max: number): number {
 export function registerRunCommand(program: Command): void {
   program
     .argument('[image]', 'disk image to boot (not implemented yet: use --kernel)')
-    .option('--kernel <file>', 'kernel to boot: multiboot v1/v2 ELF or a.out kludge, or a plain ELF64')
+    .option('--kernel <file>', 'kernel to boot: Linux bzImage, PVH vmlinux, multiboot v1/v2 ELF or a.out kludge, or a plain ELF64')
+    .option('--initrd <file>', 'initial RAM disk for a Linux kernel (an initramfs cpio archive)')
     .option('--append <cmdline>', 'kernel command line')
     .option('--module <file>', 'multiboot module (repeatable; "file args…" passes a string)', collect, [])
     .option('-m, --mem <MiB>', 'guest RAM in MiB', '128')
@@ -66,12 +68,13 @@ export function registerRunCommand(program: Command): void {
       }
       try {
         const res = await runGuest({
-          kernel: o.kernel, append: o.append, modules: o.module, memMiB, timeoutSec, expect,
+          kernel: o.kernel, append: o.append, modules: o.module, initrd: o.initrd, memMiB, timeoutSec, expect,
           serialOut: (s) => { pending += s; if (pending.length > 65536) flush(); },
           input: stdin.isTTY || !stdin.readableEnded ? input() : null,
           onMachine: (m) => { stopMachine = () => m.stop('timeout'); },
         });
         flush();
+        if (res.reason === 'internal-error') process.stderr.write(`vmrun: internal error (please report): ${res.internalError}\n${res.cpuState}\n`);
         if (res.reason === 'triple-fault') process.stderr.write(`vmrun: triple fault (the CPU would reset); state:\n${res.cpuState}\n`);
         if (res.reason === 'timeout' && timeoutSec !== undefined) process.stderr.write(`vmrun: timed out after ${timeoutSec} s\n`);
         if (res.reason === 'halted') process.stderr.write('vmrun: the guest halted with interrupts disabled\n');

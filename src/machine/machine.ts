@@ -19,7 +19,7 @@ export interface MachineOptions {
   serialOut?: (byte: number) => void;
 }
 
-export type StopReason = 'exit' | 'timeout' | 'triple-fault' | 'reset' | 'poweroff' | 'halted' | 'expect' | 'limit';
+export type StopReason = 'exit' | 'timeout' | 'triple-fault' | 'reset' | 'poweroff' | 'halted' | 'expect' | 'limit' | 'internal-error';
 
 /** Most instructions per dispatcher slice between device/timer/interrupt checks. */
 const SLICE_INSNS = 20_000;

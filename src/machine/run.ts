@@ -4,11 +4,14 @@ import { Machine, type StopReason } from './machine.js';
 import { loadKernel } from '../loader/index.js';
 import { UsageError } from '../cli/errors.js';
 import { mnemonicName } from '../jit/translate.js';
+import { describeCpu } from './describe.js';
 
 export interface RunGuestOptions {
   kernel: string;
   append?: string;
   modules?: string[];
+  /** Initial RAM disk for a Linux or PVH kernel (a last module named "initrd" for multiboot). */
+  initrd?: string;
   memMiB?: number;
   timeoutSec?: number;
   /** Regular expressions the serial output must match, in order; when all matched the run stops with exit code 0. */
@@ -41,8 +44,10 @@ export interface RunGuestResult {
   reason: StopReason;
   serial: string;
   stats: RunStats;
-  /** CPU state at a triple fault. */
+  /** CPU state at a triple fault or an internal error. */
   cpuState?: string;
+  /** An emulator bug stopped the run (exit status 1). */
+  internalError?: string;
 }
 
 function readFileOrFail(path: string, what: string): Uint8Array {
@@ -62,6 +67,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
     const [path, ...args] = m.split(' ');
     return { name: [basename(path), ...args].join(' '), data: readFileOrFail(path, 'module') };
   });
+  const initrd = opts.initrd !== undefined ? readFileOrFail(opts.initrd, 'initrd') : undefined;
   let serial = '';
   const expects = opts.expect ?? [];
   let expectIdx = 0;
@@ -84,7 +90,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
   machine = new Machine({ memMiB, serialOut: onByte });
   let bs;
   try {
-    bs = loadKernel(machine.phys, kernel, { cmdline: opts.append ?? '', kernelName: opts.kernel, modules });
+    bs = loadKernel(machine.phys, kernel, { cmdline: opts.append ?? '', kernelName: opts.kernel, modules, initrd });
   } catch (e) {
     if (e instanceof UsageError) throw new UsageError(`${opts.kernel}: ${e.message.replace(/^kernel: /, '')}`);
     throw e;
@@ -98,8 +104,18 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
   }
   const t0 = performance.now();
   const deadline = opts.timeoutSec ? Date.now() + opts.timeoutSec * 1000 : Infinity;
+  let internalError: string | undefined;
   for (;;) {
-    const more = machine.runSlice(50);
+    let more: boolean;
+    try {
+      more = machine.runSlice(50);
+    } catch (e) {
+      // A host-side bug must not take the process down with a stack trace: report it with the CPU state.
+      internalError = e instanceof Error ? e.message : String(e);
+      machine.tripleFaultState = describeCpu(machine.cpu);
+      machine.stop('internal-error');
+      break;
+    }
     if (!more) break;
     if (Date.now() >= deadline) { machine.stop('timeout'); break; }
     await new Promise((r) => setImmediate(r));
@@ -111,6 +127,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
     case 'exit': exitCode = ((machine.exitValue! << 1) | 1) & 0xff; break;
     case 'expect': exitCode = 0; break;
     case 'triple-fault': exitCode = 3; break;
+    case 'internal-error': exitCode = 1; break;
     case 'poweroff': exitCode = expectIdx === expects.length ? 0 : 1; break;
     default: exitCode = 124;
   }
@@ -125,6 +142,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
     reason,
     serial,
     cpuState: machine.tripleFaultState ?? undefined,
+    internalError,
     stats: {
       instructions,
       wallMs,
