@@ -24,6 +24,9 @@ import { ApicBus } from './apicbus.js';
 import { LocalApic, LAPIC_DEFAULT_BASE } from './lapic.js';
 import { IoApic, IOAPIC_BASE } from './ioapic.js';
 import { CpuInterruptController, GsiRouter, IsaIrqRouter } from './intc.js';
+import { Hpet, HPET_BASE, HPET_MMIO_SIZE } from './hpet.js';
+import { AcpiPm, GPE0_BLK, GPE0_BLK_LEN, PM_BASE, PM_IO_LEN } from './acpi-pm.js';
+import { buildAcpiTables, type AcpiTableSet } from './acpi-tables.js';
 
 export interface PcPlatformOptions {
   io: IoBus;
@@ -35,6 +38,13 @@ export interface PcPlatformOptions {
   serialOut: (byte: number) => void;
   /** RTC start (UTC ms since the epoch); default: the host clock now. Set it for reproducible runs. */
   rtcStartMs?: number;
+  /**
+   * Build the ACPI tables (RSDP, FADT, DSDT, MADT, HPET...) into RAM at 0xF0000 and expose
+   * `rsdp`. Off by default: bare-metal guests find no tables, as before.
+   */
+  acpi?: boolean;
+  /** 32-bit ACPI PM timer (FADT TMR_VAL_EXT); default 24-bit like QEMU. */
+  pmTimer32?: boolean;
 }
 
 export interface PcPlatform {
@@ -62,6 +72,14 @@ export interface PcPlatform {
   irq: IrqSink;
   /** IOAPIC inputs (GSIs 0-23) directly. */
   gsi: IrqSink;
+  /** HPET at 0xFED00000 (legacy replacement silences the PIT's IRQ0 and the RTC's IRQ8). */
+  hpet: Hpet;
+  /** ACPI PM1 event/control blocks and PM timer at 0x600, GPE0 at 0xAFE0, SCI on IRQ 9. */
+  acpiPm: AcpiPm;
+  /** The ACPI tables, when `acpi: true`. */
+  acpiTables: AcpiTableSet | null;
+  /** Physical address of the RSDP, or 0 without ACPI tables. */
+  rsdp: number;
   /** Which CPU's local APIC answers at 0xFEE00000 (the CPU that is running). */
   setCurrentCpu(index: number): void;
 }
@@ -148,8 +166,23 @@ export function createPcPlatform(opts: PcPlatformOptions): PcPlatform {
   const post = new PostPort();
   io.register(0x80, 1, post);
 
+  const hpet = new Hpet(clock, irq, gsi, {
+    onLegacyChange: (legacy) => { pit.setIrqEnabled(!legacy); rtc.setIrqEnabled(!legacy); },
+  });
+  mem.addMmio(HPET_BASE, HPET_MMIO_SIZE, hpet, 'hpet');
+
+  const acpiPm = new AcpiPm(clock, irq, control, { timer32: opts.pmTimer32 });
+  io.register(PM_BASE, PM_IO_LEN, acpiPm);
+  io.register(GPE0_BLK, GPE0_BLK_LEN, acpiPm);
+  // The FADT's RESET_REG points at the PIIX3's 0xCF9 register, already registered above.
+
+  const acpiTables = opts.acpi
+    ? buildAcpiTables(mem, { ramBytes: opts.ramBytes, cpuCount, pmTimer32: opts.pmTimer32 })
+    : null;
+
   return {
     pic, pit, rtc, uart, i8042, a20, fwcfg, debugExit, post,
+    hpet, acpiPm, acpiTables, rsdp: acpiTables ? acpiTables.rsdp : 0,
     pci, hostBridge, isaBridge,
     apicBus, lapic: lapics[0], lapics, ioapic,
     intc: intcs[0], intcs, irq, gsi,

@@ -110,6 +110,8 @@ export class Pit implements IoHandler {
   irqCount = 0;
   /** Tick index of channel 0's scheduled rising edge. */
   private ch0Rise = 0;
+  /** False while the HPET's legacy replacement owns IRQ0: channel 0 still counts but raises nothing. */
+  private irqEnabled = true;
   private readonly fireCh0 = (): void => this.onChannel0Edge();
 
   constructor(private readonly clock: VirtualClock, private readonly irq: IrqSink) {
@@ -266,12 +268,19 @@ export class Pit implements IoHandler {
     }
   }
 
+  /** Legacy-replacement hook: stop (false) or resume (true) raising IRQ0. */
+  setIrqEnabled(enabled: boolean): void {
+    if (enabled === this.irqEnabled) return;
+    this.irqEnabled = enabled;
+    this.reschedule(0, this.clock.nowNs());
+  }
+
   private reschedule(idx: number, now: number): void {
     if (idx !== 0) return;
     const ch = this.channels[0];
     this.clock.cancel(ch.timer);
     ch.timer = undefined;
-    if (!ch.counting || ch.frozenTicks >= 0) return;
+    if (!this.irqEnabled || !ch.counting || ch.frozenTicks >= 0) return;
     const rise = ch.nextRise(ch.elapsedTicks(now));
     if (rise < 0) return;
     this.ch0Rise = rise;

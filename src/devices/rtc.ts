@@ -62,6 +62,8 @@ export class Rtc implements IoHandler {
   private pfIndex = 0;
   private ufIndex = 0;
   private irqLevel = false;
+  /** False while the HPET's legacy replacement owns IRQ8: flags still update, the line stays low. */
+  private irqEnabled = true;
   private periodicTimer: Timer | undefined;
   private updateTimer: Timer | undefined;
   private readonly firePeriodic = (): void => this.onPeriodic();
@@ -192,10 +194,16 @@ export class Rtc implements IoHandler {
     return (this.regA & 0x60) === 0x60;
   }
 
+  /** Legacy-replacement hook: stop (false) or resume (true) driving IRQ8. */
+  setIrqEnabled(enabled: boolean): void {
+    this.irqEnabled = enabled;
+    this.updateIrq();
+  }
+
   private updateIrq(): void {
     const pending = (this.flags & this.regB & (C_PF | C_AF | C_UF)) !== 0;
     if (pending) this.flags |= C_IRQF;
-    const level = (this.flags & C_IRQF) !== 0;
+    const level = this.irqEnabled && (this.flags & C_IRQF) !== 0;
     if (level !== this.irqLevel) {
       this.irqLevel = level;
       this.irq.setIrq(this.irqLine, level);
