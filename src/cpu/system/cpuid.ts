@@ -3,15 +3,15 @@ import type { Cpu } from '../cpu.js';
 
 export const FEATURES = {
   /** x87 FPU (FPU bit), FXSAVE/FXRSTOR, SSE, SSE2 (sem/sse.ts, sem/x87.ts). */
-  fpu: false,
-  fxsr: false,
-  sse: false,
-  sse2: false,
-  sse3: false,
+  fpu: true,
+  fxsr: true,
+  sse: true,
+  sse2: true,
+  sse3: true,
   ssse3: false,
   sse41: false,
   sse42: false,
-  xsave: false,
+  xsave: true,
   vmx: false,
   /** Local APIC present (platform wires it): APIC bit, x2APIC, TSC-deadline. */
   apic: false,
@@ -36,7 +36,7 @@ export function cpuid(cpu: Cpu, leaf: number, sub: number): [number, number, num
     case 1: {
       const eax = 0x000206a1; // family 6, model 0x2a, stepping 1
       const ebx = (0 << 24) | (1 << 16) | (8 << 8); // APIC ID 0, 1 logical CPU, CLFLUSH 64 bytes
-      let ecx = (1 << 13) /*CX16*/ | (1 << 22) /*MOVBE*/ | (1 << 23) /*POPCNT*/;
+      let ecx = (1 << 13) /*CX16*/ | (1 << 17) /*PCID*/ | (1 << 22) /*MOVBE*/ | (1 << 23) /*POPCNT*/;
       if (F.sse3) ecx |= 1;
       if (F.ssse3) ecx |= 1 << 9;
       if (F.sse41) ecx |= 1 << 19;
@@ -59,6 +59,13 @@ export function cpuid(cpu: Cpu, leaf: number, sub: number): [number, number, num
       if (sub !== 0) return [0, 0, 0, 0];
       // SMEP, ERMS, INVPCID, ADX, SMAP; ECX: UMIP
       return [0, (1 << 7) | (1 << 9) | (1 << 10) | (1 << 19) | (1 << 20), 1 << 2, 0];
+    case 0xd: {
+      // XSAVE: x87 and SSE state only (legacy region + header = 576 bytes); XSAVEOPT supported
+      if (!F.xsave) return [0, 0, 0, 0];
+      if (sub === 0) return [3, 576, 576, 0];
+      if (sub === 1) return [1, 0, 0, 0];
+      return [0, 0, 0, 0];
+    }
     case 0x15: return [1, 1, 1_000_000_000, 0]; // TSC = crystal (1 GHz) * 1/1
     case 0x16: return [1000, 1000, 100, 0];
     case 0x80000000: return [MAX_EXT, 0, 0, 0];
