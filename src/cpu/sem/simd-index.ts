@@ -3,3 +3,4 @@ import './sse-int.js';
 import './sse-fp.js';
 import './x87.js';
 import './simd-state.js';
+import './sse4.js';

@@ -8,9 +8,9 @@ export const FEATURES = {
   sse: true,
   sse2: true,
   sse3: true,
-  ssse3: false,
-  sse41: false,
-  sse42: false,
+  ssse3: true,
+  sse41: true,
+  sse42: true,
   xsave: true,
   vmx: false,
   /** Local APIC present (platform wires it): APIC bit, x2APIC, TSC-deadline. */
