@@ -41,16 +41,24 @@ export function nameString(path: string): Aml {
   return out;
 }
 
+/** The PkgLength encoding of the value v itself (also how a Field element's bit width is written). */
+export function encodeLength(v: number): Aml {
+  if (v <= 0x3f) return [v];
+  for (let n = 2; n <= 4; n++) {
+    if (v < 2 ** (4 + 8 * (n - 1))) {
+      const out = [((n - 1) << 6) | (v & 0x0f)];
+      for (let k = 1; k < n; k++) out.push((v >>> (4 + 8 * (k - 1))) & 0xff);
+      return out;
+    }
+  }
+  throw new RangeError('AML: package too long');
+}
+
 /** PkgLength for `contentLen` bytes of content; the encoding counts its own bytes too. */
 export function pkgLength(contentLen: number): Aml {
   for (let n = 1; n <= 4; n++) {
-    const total = contentLen + n;
-    if (n === 1 && total <= 0x3f) return [total];
-    if (n > 1 && total < 2 ** (4 + 8 * (n - 1))) {
-      const out = [((n - 1) << 6) | (total & 0x0f)];
-      for (let k = 1; k < n; k++) out.push((total >>> (4 + 8 * (k - 1))) & 0xff);
-      return out;
-    }
+    const enc = encodeLength(contentLen + n);
+    if (enc.length === n) return enc;
   }
   throw new RangeError('AML: package too long');
 }
@@ -113,6 +121,35 @@ export function method(n: string, argCount: number, serialized: boolean, body: A
   return withPkg([0x14], [...nameString(n), flags, ...flat(body)]);
 }
 
+/** A target operand that discards the result. */
+export const NO_TARGET: Aml = [0x00];
+
+export function ifElse(predicate: Aml, then: Aml[], otherwise?: Aml[]): Aml {
+  const out = withPkg([0xa0], [...predicate, ...flat(then)]);
+  return otherwise ? [...out, ...withPkg([0xa1], flat(otherwise))] : out;
+}
+
+export const and = (a: Aml, b: Aml, target: Aml = NO_TARGET): Aml => [0x7b, ...a, ...b, ...target];
+export const or = (a: Aml, b: Aml, target: Aml = NO_TARGET): Aml => [0x7d, ...a, ...b, ...target];
+export const shiftLeft = (a: Aml, count: Aml, target: Aml = NO_TARGET): Aml => [0x79, ...a, ...count, ...target];
+export const findSetRightBit = (a: Aml, target: Aml): Aml => [0x82, ...a, ...target];
+export const decrement = (target: Aml): Aml => [0x76, ...target];
+export const lNot = (a: Aml): Aml => [0x92, ...a];
+export const createWordField = (source: Aml, byteIndex: number, fieldName: string): Aml =>
+  [0x8b, ...source, ...integer(byteIndex), ...nameString(fieldName)];
+
+/** OperationRegion(name, space, offset, length); space 2 = PCI_Config. */
+export function operationRegion(n: string, space: number, offset: number, length: number): Aml {
+  return [EXT_OP, 0x80, ...nameString(n), space, ...integer(offset), ...integer(length)];
+}
+
+/** Field(region, ByteAcc, NoLock, Preserve) { name, bits, ... }. */
+export function field(region: string, units: [string, number][]): Aml {
+  const list: Aml = [];
+  for (const [n, bits] of units) list.push(...nameSeg(n), ...encodeLength(bits));
+  return withPkg([EXT_OP, 0x81], [...nameString(region), 0x01, ...list]);
+}
+
 export const arg = (i: number): Aml => [0x68 + i];
 export const local = (i: number): Aml => [0x60 + i];
 /** A reference to a named object used as an operand or target. */
@@ -157,6 +194,13 @@ export function irqNoFlags(irqs: number[]): number[] {
   let mask = 0;
   for (const i of irqs) mask |= 1 << i;
   return [0x22, mask & 0xff, mask >>> 8];
+}
+
+/** IRQ(Level, ActiveHigh, Shared){...}: the form PCI interrupt links use on this board. */
+export function irqLevelHighShared(irqs: number[]): number[] {
+  let mask = 0;
+  for (const i of irqs) mask |= 1 << i;
+  return [0x23, mask & 0xff, mask >>> 8, 0x10];
 }
 
 /** Memory32Fixed(ReadWrite or ReadOnly, base, len). */

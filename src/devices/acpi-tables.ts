@@ -7,6 +7,8 @@ import type { PhysMem } from '../mmu/physmem.js';
 import {
   type Aml, device, dwordMemory, eisaIdAml, integer, io16, irqNoFlags, le, memory32Fixed, method, name,
   pkg, ref, resourceTemplate, scope, store, string, arg, wordBusNumber, wordIo,
+  and, createWordField, decrement, field, findSetRightBit, ifElse, irqLevelHighShared, local, lNot, nameString,
+  operationRegion, or, ret, shiftLeft,
 } from './acpi-aml.js';
 import { GPE0_BLK, GPE0_BLK_LEN, PM1A_CNT_BLK, PM1A_EVT_BLK, PM_BASE, PM_IO_LEN, PM_TMR_BLK, SCI_IRQ, SLP_TYP_S5 } from './acpi-pm.js';
 import { HPET_BASE, HPET_CAP_LOW } from './hpet.js';
@@ -104,6 +106,54 @@ function crsDevice(n: string, hid: string, uid: number | null, resources: number
   return device(n, body);
 }
 
+const LINKS = ['LNKA', 'LNKB', 'LNKC', 'LNKD'];
+/** ISA IRQs offered to PCI interrupts; the MADT marks them level, active high. */
+const PCI_IRQS = [5, 10, 11];
+
+/**
+ * _PRT: every slot's INTA-INTD onto the PIRQ links with the PIIX3 swizzle
+ * (link = slot + pin - 1 mod 4, see Piix3IsaBridge.pirqOf), as the hardware model wires them.
+ */
+function pciRoutingTable(): Aml {
+  const entries: Aml[] = [];
+  for (let slot = 1; slot < 32; slot++) {
+    for (let pin = 0; pin < 4; pin++) {
+      entries.push(pkg([integer(slot * 0x10000 + 0xffff), integer(pin), nameString(LINKS[(slot + pin - 1) & 3]), integer(0)]));
+    }
+  }
+  return pkg(entries);
+}
+
+/**
+ * A PCI interrupt link (PNP0C0F) over one PIIX3 PIRQ route register: bit 7 disables the route,
+ * bits 0-3 pick the ISA IRQ. The OS reads it with _CRS, picks from _PRS and programs it with _SRS.
+ */
+function linkDevice(n: string, i: number): Aml {
+  const reg = `\\_SB.PCI0.ISA.PRQ${'ABCD'[i]}`;
+  return device(n, [
+    name('_HID', eisaIdAml('PNP0C0F')),
+    name('_UID', integer(i + 1)),
+    name('_PRS', resourceTemplate([irqLevelHighShared(PCI_IRQS)])),
+    method('_STA', 0, false, [
+      // Present and enabled (0x0B), or present but disabled (0x09).
+      ifElse(and(ref(reg), integer(0x80)), [ret(integer(0x09))], [ret(integer(0x0b))]),
+    ]),
+    method('_DIS', 0, false, [or(ref(reg), integer(0x80), ref(reg))]),
+    method('_CRS', 0, true, [
+      store(resourceTemplate([irqLevelHighShared([])]), local(0)),
+      createWordField(local(0), 1, 'IRQM'),
+      ifElse(lNot(and(ref(reg), integer(0x80))), [shiftLeft(integer(1), and(ref(reg), integer(0x0f)), ref('IRQM'))]),
+      ret(local(0)),
+    ]),
+    method('_SRS', 1, true, [
+      createWordField(arg(0), 1, 'IRQM'),
+      findSetRightBit(ref('IRQM'), local(0)),
+      decrement(local(0)),
+      store(local(0), ref(reg)),
+    ]),
+  ]);
+}
+
 export function buildDsdt(opts: AcpiTableOptions): Uint8Array {
   // PCI memory window: from above RAM (256 MiB aligned) up to below the IOAPIC/HPET/LAPIC area.
   const windowEnd = 0xfebfffff;
@@ -119,6 +169,9 @@ export function buildDsdt(opts: AcpiTableOptions): Uint8Array {
 
   const isa = device('ISA', [
     name('_ADR', integer(0x0001_0000)), // PIIX3 ISA bridge, 00:01.0
+    // PIRQ[A-D] route control registers (0x60-0x63) of the PIIX3, for the link devices.
+    operationRegion('PIRQ', 2, 0x60, 4),
+    field('PIRQ', [['PRQA', 8], ['PRQB', 8], ['PRQC', 8], ['PRQD', 8]]),
     crsDevice('PIC', 'PNP0000', null, [io16(0x20, 0x20, 1, 2), io16(0xa0, 0xa0, 1, 2), irqNoFlags([2])]),
     crsDevice('TMR', 'PNP0100', null, [io16(0x40, 0x40, 1, 4), irqNoFlags([0])]),
     crsDevice('RTC', 'PNP0B00', null, [io16(0x70, 0x70, 1, 2), irqNoFlags([8])]),
@@ -134,10 +187,11 @@ export function buildDsdt(opts: AcpiTableOptions): Uint8Array {
     name('_UID', integer(0)),
     name('_BBN', integer(0)),
     name('_CRS', resourceTemplate(pciCrs)),
+    name('_PRT', pciRoutingTable()),
     isa,
   ]);
 
-  const sb: Aml[] = [pci0];
+  const sb: Aml[] = [pci0, ...LINKS.map((l, i) => linkDevice(l, i))];
   if (opts.hpet !== false) {
     sb.push(device('HPET', [
       name('_HID', eisaIdAml('PNP0103')),

@@ -7,9 +7,10 @@ import { PhysMem } from '../../src/mmu/physmem.js';
 import { IoBus } from '../../src/devices/iobus.js';
 import { createPcPlatform } from '../../src/devices/pc.js';
 import { buildAcpiTables, byteSum, layoutAcpiTables } from '../../src/devices/acpi-tables.js';
-import { eisaId, integer, nameString, pkgLength, buffer } from '../../src/devices/acpi-aml.js';
+import { eisaId, encodeLength, integer, nameString, pkgLength, buffer } from '../../src/devices/acpi-aml.js';
 import { GPE0_BLK, PM1A_CNT_BLK, PM1A_EVT_BLK, PM_TMR_BLK, SLP_TYP_S5 } from '../../src/devices/acpi-pm.js';
 import { HPET_CAP_LOW } from '../../src/devices/hpet.js';
+import { Piix3IsaBridge } from '../../src/devices/piix3.js';
 import { TestClock, TestControl } from './helpers.js';
 
 const RAM = 64 << 20;
@@ -34,6 +35,8 @@ function scanRsdp(mem: PhysMem): number {
 describe('AML encoder', () => {
   it('encodes package lengths at the one/two-byte boundary', () => {
     expect(pkgLength(62)).toEqual([63]);
+    expect(encodeLength(8)).toEqual([8]);
+    expect(encodeLength(64)).toEqual([0x40, 0x04]);
     expect(pkgLength(63)).toEqual([0x40 | ((63 + 2) & 0xf), (63 + 2) >> 4]);
     expect(pkgLength(0x1000)).toEqual([0x80 | ((0x1003) & 0xf), (0x1003 >> 4) & 0xff, 0x1003 >> 12]);
     // A buffer long enough to need a two-byte PkgLength.
@@ -216,8 +219,49 @@ describe.skipIf(!hasIasl)('ACPI tables through ACPICA iasl', () => {
       const out = execFileSync('iasl', ['-oa', '-p', 'again', 'dsdt.dsl'], { cwd: dir, encoding: 'utf8' });
       expect(out).toMatch(/0 Errors, 0 Warnings/);
       const again = readFileSync(join(dir, 'again.aml'));
+      const dsl = readFileSync(join(dir, 'dsdt.dsl'), 'utf8');
+      expect(dsl).toMatch(/OperationRegion \(PIRQ, PCI_Config, 0x60, 0x04\)/);
+      expect(dsl).toMatch(/Name \(_PRT, Package \(0x7C\)/); // slots 1-31 x INTA-INTD
+      // The _PRT swizzle is the one the PIIX3 model routes INTx with.
+      const prt = [...dsl.matchAll(/0x00([0-9A-F]{2})FFFF,\s*(Zero|One|0x0[23]),\s*(LNK[A-D])/g)];
+      expect(prt.length).toBe(124);
+      for (const m of prt) {
+        const pin = m[2] === 'Zero' ? 0 : m[2] === 'One' ? 1 : parseInt(m[2], 16);
+        expect(m[3]).toBe('LNK' + 'ABCD'[Piix3IsaBridge.pirqOf(parseInt(m[1], 16) << 3, pin)]);
+      }
       // The header's compiler ID and checksum differ; the definition block must not.
       expect(Buffer.from(again.subarray(36)).equals(Buffer.from(dsdt.subarray(36)))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const hasAcpiexec = spawnSync('acpiexec', ['-v'], { stdio: 'ignore' }).status === 0;
+
+describe.skipIf(!hasAcpiexec)('DSDT methods run by ACPICA acpiexec', () => {
+  it('interrupt links: _STA/_DIS/_SRS/_CRS over the PIRQ registers; _PIC, _S5_', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmrun-acpi-'));
+    try {
+      const dsdt = layoutAcpiTables({ ramBytes: RAM, cpuCount: 1 }).tables.find((t) => t.signature === 'DSDT')!.bytes;
+      writeFileSync(join(dir, 'dsdt.dat'), dsdt);
+      const cmds = [
+        'evaluate \\_SB.LNKA._STA', 'evaluate \\_SB.LNKA._DIS', 'evaluate \\_SB.LNKA._STA',
+        'evaluate \\_SB.LNKB._SRS (23 00 04 10 79 00)', 'evaluate \\_SB.PCI0.ISA.PRQB', 'evaluate \\_SB.LNKB._CRS',
+        'evaluate \\_PIC 1', 'evaluate \\PICF', 'evaluate \\_S5_',
+      ];
+      const r = spawnSync('acpiexec', ['-b', cmds.join('; '), 'dsdt.dat'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      const out = r.stdout + r.stderr;
+      // Each evaluation's result, in order, from lines like "[Integer] = 000...0B".
+      const results = [...out.matchAll(/Evaluating (\S+)\n(?:.*\n)*?(?:\s+\[(\w+)\][^\n]*?= *([^\n]*)|No object was returned)/g)]
+        .map((m) => `${m[1]} ${m[2] ?? 'none'} ${(m[3] ?? '').trim()}`);
+      expect(out).not.toMatch(/AE_(?!OK)[A-Z_]+/);
+      expect(results[0]).toMatch(/LNKA._STA Integer 0+B$/); // acpiexec's PCI_Config space reads 0: enabled, IRQ 0
+      expect(results[1]).toMatch(/LNKA._DIS none/);
+      expect(results[2]).toMatch(/LNKA._STA Integer 0+9$/);
+      expect(results[4]).toMatch(/PRQB Integer 0+A$/); // IRQ 10 chosen through _SRS
+      expect(results[5]).toMatch(/LNKB._CRS Buffer .*23 00 04 10 79 00/);
+      expect(results[7]).toMatch(/PICF Integer 0+1$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
