@@ -56,6 +56,10 @@ function cases(): DiffInput[] {
   out.push({ code: `fld qword ptr [r15]\nfstp tbyte ptr [r15+384]\nfld qword ptr [r15+88]\nfstp tbyte ptr [r15+400]\nfld qword ptr [r15+56]\nfstp tbyte ptr [r15+416]\nfld tbyte ptr [r15+384]\nfstp qword ptr [r15+432]\nfild qword ptr [r15+136]\nfstp qword ptr [r15+440]\nfild word ptr [r15+264]\nfstp qword ptr [r15+448]\nfild dword ptr [r15+268]\nfstp qword ptr [r15+456]\n${ST}`, data });
   // fcmov
   for (const cc of ['b', 'e', 'be', 'u', 'nb', 'ne', 'nbe', 'nu']) out.push({ code: `fld qword ptr [r15+16]\nfld qword ptr [r15]\ncmp rax, 5\nfcmov${cc} st, st(1)\nfstp qword ptr [r15+384]\nfstp st(0)`, data, gpr: [3n] });
+  // packed BCD
+  for (const i of [0, 1, 2, 4, 5, 7, 9, 12, 13, 14]) {
+    out.push({ code: `fld qword ptr [r15+${i * 8}]\nfbstp tbyte ptr [r15+384]\nfbld tbyte ptr [r15+384]\nfstp qword ptr [r15+400]\n${ST}`, data });
+  }
   // environment images (instruction/data pointers masked below)
   out.push({ code: `fld qword ptr [r15]\nfld qword ptr [r15+8]\nmov word ptr [r15+500], 0x0c7f\nfldcw [r15+500]\nfnstenv [r15+384]\nfldcw [r15+500]\nfnsave [r15+1024]\nfrstor [r15+1024]\nfstp qword ptr [r15+416]\n${ST}`, data });
   out.push({ code: `fld qword ptr [r15]\nfld qword ptr [r15+56]\nfxsave [r15+2048]\nfninit\nfxrstor [r15+2048]\nfstp qword ptr [r15+384]\nfstp qword ptr [r15+392]\n${ST}`, data, xmm: new Uint8Array(256).map((_, i) => i) });

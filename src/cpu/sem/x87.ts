@@ -627,3 +627,47 @@ helperOp(M.Fpatan, 2, (cpu) => {
 });
 
 export { statusWord, FPU_MMX };
+
+// ---- packed BCD ---------------------------------------------------------------------------------------
+
+/** FBLD: 18 BCD digits (bytes 0-8, low digit first) and the sign in bit 79. */
+def(M.Fbld, (g) => {
+  x87Check(g);
+  const cpu = g.cpu;
+  g.argFromAddr(HELPER_ARG0, false, 10);
+  g.callHelper(() => {
+    const a = cpu.st.get64(HELPER_ARG0);
+    let v = 0;
+    for (let i = 8; i >= 0; i--) {
+      const b = Number(cpu.readLin(a + BigInt(i), 1));
+      v = v * 100 + (b >> 4) * 10 + (b & 15);
+    }
+    const sign = Number(cpu.readLin(a + 9n, 1)) & 0x80;
+    fpuPush(cpu, sign ? -v : v);
+  });
+});
+
+/** FBSTP: ST(0) rounded by RC; |value| ≥ 10^18 or NaN stores the BCD indefinite with IE. */
+def(M.Fbstp, (g) => {
+  x87Check(g);
+  const cpu = g.cpu;
+  g.argFromAddr(HELPER_ARG0, true, 10);
+  g.callHelper(() => {
+    const a = cpu.st.get64(HELPER_ARG0);
+    if (stEmpty(cpu, 0)) stackUnderflow(cpu, 0);
+    const x = stGet(cpu, 0);
+    const rc = (cpu.st.get32(FPU_CW) >> 10) & 3;
+    const r = rc === 0 ? x - Math.floor(x) === 0.5 ? (Math.floor(x) % 2 === 0 ? Math.floor(x) : Math.ceil(x)) : Math.round(x) : rc === 1 ? Math.floor(x) : rc === 2 ? Math.ceil(x) : Math.trunc(x);
+    const bytes = new Array<number>(10).fill(0);
+    if (!(Math.abs(r) < 1e18)) {
+      x87Signal(cpu, SW_IE);
+      bytes[7] = 0xc0; bytes[8] = 0xff; bytes[9] = 0xff;
+    } else {
+      let v = BigInt(Math.abs(r));
+      for (let i = 0; i < 9; i++) { const lo = Number(v % 10n); v /= 10n; const hi = Number(v % 10n); v /= 10n; bytes[i] = (hi << 4) | lo; }
+      bytes[9] = r < 0 || Object.is(r, -0) ? 0x80 : 0;
+    }
+    for (let i = 0; i < 10; i++) cpu.writeLin(a + BigInt(i), 1, BigInt(bytes[i]));
+    fpuPop(cpu);
+  });
+});
