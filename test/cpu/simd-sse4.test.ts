@@ -51,6 +51,7 @@ function cases(): DiffInput[] {
       out.push({ code: `movdqu xmm1, [r15]\npcmpistri xmm1, [r15+16], ${imm}\npushfq\npop rbx\nand ebx, 0x8d5\nmov esi, ecx\npcmpistrm xmm1, [r15+16], ${imm}\nmov eax, ${k + 1}\nmov edx, ${12 - k}\npcmpestri xmm1, [r15+16], ${imm}\npushfq\npop rdi\nand edi, 0x8d5\nmovdqa xmm5, xmm0\npcmpestrm xmm1, [r15+16], ${imm}`, data: d, xmm: regs(rnd, false) });
     }
   }
+  out.push({ code: 'mov rax, -3\nmov rdx, 0x100000005\nmovdqu xmm1, [r15]\npcmpestri xmm1, [r15+16], 0x08\nmov r8, rcx\nmov rax, -3\nmov rdx, 0x100000005\n.byte 0x66, 0x49, 0x0f, 0x3a, 0x61, 0x4f, 0x10, 0x08\nmov r9, rcx', data: new Uint8Array(64).map((_, i) => 0x61 + (i % 7)) });
   for (const v of [0n, 1n, 0xffffffffn, 0x123456789abcdefn]) {
     out.push({ code: 'mov eax, 0xffffffff\ncrc32 eax, cl\ncrc32 eax, cx\ncrc32 eax, ecx\nmov rbx, -1\ncrc32 rbx, rcx\nmov edx, 7\ncrc32 edx, byte ptr [r15]\ncrc32 rdx, qword ptr [r15+8]', gpr: [0n, v], data: data() });
   }

@@ -1,6 +1,6 @@
 // SSSE3, SSE4.1 and SSE4.2. Lane-wise operations are Wasm SIMD; the irregular ones (DPPS/DPPD,
 // MPSADBW, PHMINPOSUW, PCMPxSTRx) spill their operands and run in TypeScript.
-import { Mnemonic, Code } from '../iced.js';
+import { Mnemonic } from '../iced.js';
 import { def } from './table.js';
 import type { Gen } from './gen.js';
 import type { FnBody } from '../../jit/wasm/encoder.js';
@@ -465,11 +465,12 @@ function strOp(mn: number, explicit: boolean, index: boolean): void {
     f.i32(0).get(a).v128Store(SCR_A);
     f.i32(0).get(b).v128Store(SCR_B);
     const cpu = g.cpu;
-    const rexW = g.insn.code === Code.Pcmpestri64_xmm_xmmm128_imm8 || g.insn.code === Code.Pcmpestrm64_xmm_xmmm128_imm8;
+    const rexW = g.insn.mnemonic === M.Pcmpestri64 || g.insn.mnemonic === M.Pcmpestrm64;
     g.callHelper(() => pcmpstr(cpu, imm, explicit, index, rexW));
   });
 }
 strOp(M.Pcmpestri, true, true); strOp(M.Pcmpestrm, true, false);
+strOp(M.Pcmpestri64, true, true); strOp(M.Pcmpestrm64, true, false);
 strOp(M.Pcmpistri, false, true); strOp(M.Pcmpistrm, false, false);
 
 // ---- SSE4.2 CRC32 (Castagnoli, bit-reflected) -----------------------------------------------------------

@@ -671,3 +671,11 @@ def(M.Fbstp, (g) => {
     fpuPop(cpu);
   });
 });
+
+// Wait-prefixed forms (only produced by decoders that fuse WAIT with the next instruction): the
+// same semantics after the FWAIT checks.
+import { SEM } from './table.js';
+for (const [w, nw] of [[M.Fstenv, M.Fnstenv], [M.Fstcw, M.Fnstcw], [M.Fclex, M.Fnclex], [M.Finit, M.Fninit], [M.Fsave, M.Fnsave], [M.Fstsw, M.Fnstsw], [M.Feni, M.Fneni], [M.Fdisi, M.Fndisi], [M.Fsetpm, M.Fnsetpm]]) {
+  const base = SEM[nw]!;
+  def(w, (g) => { fwaitCheck(g); base(g); });
+}
