@@ -20,7 +20,10 @@ export interface ImageInfo {
   created?: string;
   geometry?: { cylinders: number; heads: number; sectorsPerTrack: number };
   parent: ImageInfo | null;
+  /** Problems worth a user's attention (printed on stderr by the CLI). */
   warnings: string[];
+  /** Facts about interoperability that are not problems. */
+  notes: string[];
 }
 
 export function imageInfo(file: string, format: ImageFormat | 'auto' = 'auto'): ImageInfo {
@@ -44,6 +47,7 @@ function describe(img: OpenedImage): ImageInfo {
     allocatedBytes: img.device.size,
     parent: img.parent ? describe(img.parent) : null,
     warnings: [...img.warnings],
+    notes: [],
   };
   if (img.format === 'raw') info.allocatedBytes = Math.min(img.device.size, st.blocks * 512);
   const s = img.structure;
@@ -58,7 +62,7 @@ function describe(img: OpenedImage): ImageInfo {
     }
     const chs = geometrySectors(f.geometry) * 512;
     if (chs !== f.currentSize && chs < f.currentSize && f.geometry.cylinders !== 65535) {
-      info.warnings.push(`CHS geometry covers ${chs} bytes, less than the ${f.currentSize}-byte size; tools that size VHDs by geometry (Virtual PC, QEMU) will see a smaller disk`);
+      info.notes.push(`CHS geometry covers ${chs} bytes, less than the ${f.currentSize}-byte size; tools that size VHDs by geometry (Virtual PC, QEMU) will see a smaller disk`);
     }
   }
   return info;
@@ -81,6 +85,7 @@ export function formatInfoText(info: ImageInfo): string {
     if (i.creator) lines.push(`${pad}creator: ${JSON.stringify(i.creator.application)} v${i.creator.version.toString(16)} on ${JSON.stringify(i.creator.hostOs)}`);
     if (i.geometry) lines.push(`${pad}geometry: ${i.geometry.cylinders}/${i.geometry.heads}/${i.geometry.sectorsPerTrack} (C/H/S)`);
     for (const w of i.warnings) lines.push(`${pad}warning: ${w}`);
+    for (const n of i.notes) lines.push(`${pad}note: ${n}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -72,6 +72,25 @@ describe('block devices', () => {
     expect(checkVhdFile(cf).problems).toEqual([]);
   });
 
+  it('moves the footer byte-for-byte, reserved bytes included, when blocks are added', () => {
+    const file = new MemFile();
+    writeNewVhd(file, { type: 'dynamic', size: 1 << 20, blockSize: 4096 });
+    const b = file.bytes();
+    // Another tool's footer may carry data in the reserved area; it must survive unchanged.
+    const footer = b.slice(0, 512);
+    footer[200] = 0x42;
+    let sum = 0;
+    footer.forEach((x, i) => (sum += i >= 64 && i < 68 ? 0 : x));
+    new DataView(footer.buffer).setUint32(64, ~sum >>> 0);
+    file.write(footer, 0);
+    file.write(footer, file.size() - 512);
+    const dev = new SparseVhd(file, readVhdStructure(file), null);
+    dev.write(new Uint8Array(8192).fill(1), 65536);
+    const out = file.bytes();
+    expect(Buffer.compare(out.subarray(out.length - 512), footer)).toBe(0);
+    expect(checkVhdFile(file).problems).toEqual([]);
+  });
+
   it('discard unmaps whole dynamic blocks, which then read as zeros', () => {
     const { dev } = memVhd('dynamic', 1 << 20, 4096);
     dev.write(new Uint8Array(16384).fill(9), 0);
