@@ -9,7 +9,7 @@
  */
 export interface BootState {
   /** Which loader produced this, for logs and diagnostics. */
-  format: 'multiboot1' | 'multiboot2' | 'elf64';
+  format: 'multiboot1' | 'multiboot2' | 'elf64' | 'linux' | 'pvh';
   /**
    * protected32: CR0.PE=1, paging off, CS is a 32-bit code segment.
    * long64: CR0.PE|PG, CR4.PAE, EFER.LME|LMA, CR3 = `cr3`, CS is a 64-bit code segment.

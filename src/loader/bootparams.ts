@@ -1,6 +1,19 @@
 import { UsageError } from '../cli/errors.js';
 import type { PhysMem } from '../mmu/physmem.js';
 import { e820Map, HIGH_RAM_START, type Placer } from './memory.js';
+import type { LoadOptions } from './options.js';
+
+/** loadKernel's options: the multiboot ones plus what the Linux and PVH protocols carry. */
+export interface KernelOptions extends Omit<LoadOptions, 'protocol'> {
+  /** Force a protocol; otherwise multiboot v1, multiboot2, bzImage, PVH ELF, plain ELF64 in that order. */
+  protocol?: LoadOptions['protocol'] | 'linux' | 'pvh';
+  /** An initial RAM disk (Linux, PVH module 0); multiboot kernels get it as a last module named "initrd". */
+  initrd?: Uint8Array;
+  /** Physical address of the ACPI RSDP, for protocols that can pass it (Linux 2.14+, PVH). */
+  rsdp?: number;
+  /** Ranges the firmware side occupies (ACPI tables): reported reserved and never written by the loader. */
+  reserved?: ReservedRange[];
+}
 
 /**
  * Pieces shared by the Linux (bzImage) and PVH loaders: the memory map with the firmware's
@@ -60,18 +73,26 @@ export function reserveFirmwareRanges(placer: Placer, ramBytes: number, reserved
 /**
  * Where an initrd goes: page-aligned as high as possible below `limit` (exclusive), the way
  * GRUB and QEMU do it, so the kernel's own decompression and early allocations, which grow
- * upwards from the kernel image, do not run into it. Must not overlap `kernelEnd` or below.
+ * upwards from the kernel image, do not run into it. It stays above `kernelEnd` and off the
+ * `avoid` ranges (firmware tables), moving below any it would overlap.
  */
-export function placeInitrdHigh(mem: PhysMem, placer: Placer, data: Uint8Array, limit: number, kernelEnd: number): number {
-  const top = Math.min(limit, mem.ramBytes);
-  const at = Math.floor((top - data.length) / 0x1000) * 0x1000;
+export function placeInitrdHigh(
+  mem: PhysMem, placer: Placer, data: Uint8Array, limit: number, kernelEnd: number, avoid: readonly ReservedRange[] = [],
+): number {
+  let top = Math.min(limit, mem.ramBytes);
   const floor = Math.max(kernelEnd, HIGH_RAM_START);
-  if (at < floor) {
-    throw new UsageError(`no room for the initrd (${data.length} bytes) between the kernel's end ${hex(floor)} and ${hex(top)}: give the guest more memory`);
+  const len = Math.max(data.length, 1);
+  for (;;) {
+    const at = Math.floor((top - len) / 0x1000) * 0x1000;
+    if (at < floor) {
+      throw new UsageError(`no room for the initrd (${data.length} bytes) between the kernel's end ${hex(floor)} and ${hex(top)}: give the guest more memory`);
+    }
+    const hit = avoid.find((r) => r.length > 0 && at < r.base + r.length && r.base < at + len);
+    if (hit) { top = hit.base; continue; }
+    placer.reserve(at, len, 'initrd');
+    mem.writeBytes(at, data);
+    return at;
   }
-  placer.reserve(at, Math.max(data.length, 1), 'initrd');
-  mem.writeBytes(at, data);
-  return at;
 }
 
 const P = 1, RW = 2, PS = 0x80;

@@ -90,7 +90,11 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
   machine = new Machine({ memMiB, serialOut: onByte });
   let bs;
   try {
-    bs = loadKernel(machine.phys, kernel, { cmdline: opts.append ?? '', kernelName: opts.kernel, modules, initrd });
+    bs = loadKernel(machine.phys, kernel, {
+      cmdline: opts.append ?? '', kernelName: opts.kernel, modules, initrd,
+      // The tables sit in the BIOS area the memory map already reserves; only the pointer is passed.
+      rsdp: machine.platform.rsdp || undefined,
+    });
   } catch (e) {
     if (e instanceof UsageError) throw new UsageError(`${opts.kernel}: ${e.message.replace(/^kernel: /, '')}`);
     throw e;
