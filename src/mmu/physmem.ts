@@ -50,6 +50,17 @@ export class PhysMem {
     this.mmio.sort((a, b) => a.start - b.start);
   }
 
+  /**
+   * Drop the MMIO region registered under `name` (a PCI BAR the guest moved or stopped
+   * decoding). Returns whether one existed. The range then reads as whatever lies beneath it.
+   */
+  removeMmio(name: string): boolean {
+    const i = this.mmio.findIndex((r) => r.name === name);
+    if (i < 0) return false;
+    this.mmio.splice(i, 1);
+    return true;
+  }
+
   /** Host offset of a RAM byte, or -1 when the address is not RAM. */
   hostOffset(paddr: number): number {
     if (paddr >= 0 && paddr < this.ramBytes && !this.findMmio(paddr)) return RAM_BASE + paddr;
