@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { formatSize } from './size.js';
 import { openImage, type ImageFormat, type OpenedImage, type Subformat } from './open-image.js';
 import { DiskType } from './vhd/footer.js';
 import { geometrySectors } from './vhd/geometry.js';
@@ -70,7 +71,7 @@ function describe(img: OpenedImage): ImageInfo {
 
 export function formatInfoText(info: ImageInfo): string {
   const lines: string[] = [];
-  const fmt = (n: number) => `${n} bytes${n >= 1024 ? ` (${human(n)})` : ''}`;
+  const fmt = (n: number) => `${n} bytes${n >= 1024 ? ` (${formatSize(n)})` : ''}`;
   let depth = 0;
   for (let i: ImageInfo | null = info; i; i = i.parent, depth++) {
     const pad = '  '.repeat(depth);
@@ -90,13 +91,3 @@ export function formatInfoText(info: ImageInfo): string {
   return lines.join('\n') + '\n';
 }
 
-function human(n: number): string {
-  const u = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(v) ? v : v.toFixed(2)} ${u[i]}`;
-}

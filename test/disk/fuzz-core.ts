@@ -6,7 +6,7 @@ import { copyDevice } from '../../src/disk/copy.js';
 import { DiskFormatError } from '../../src/disk/errors.js';
 import { MemFile } from '../../src/disk/image-file.js';
 import { checkImage, convertImage, imageInfo } from '../../src/disk/index.js';
-import { putU32, u32, u64 } from '../../src/disk/vhd/be.js';
+import { putU32, u64, vhdChecksum } from '../../src/disk/vhd/be.js';
 import { writeNewVhd } from '../../src/disk/vhd/create.js';
 import { openVhdFile } from '../../src/disk/vhd/open-vhd.js';
 import { encodeLocators } from '../../src/disk/vhd/parent-locator.js';
@@ -107,9 +107,7 @@ function mutate(src: Uint8Array, rng: Rng): Uint8Array {
 function fixChecksums(b: Uint8Array): void {
   const seal = (off: number, len: number, sumAt: number) => {
     if (off < 0 || off + len > b.length) return;
-    let sum = 0;
-    for (let i = 0; i < len; i++) if (i < sumAt || i >= sumAt + 4) sum += b[off + i]!;
-    putU32(b, off + sumAt, ~sum >>> 0);
+    putU32(b, off + sumAt, vhdChecksum(b.subarray(off, off + len), sumAt));
   };
   const cookie = (off: number, s: string) => off >= 0 && off + 8 <= b.length && Buffer.from(b.subarray(off, off + 8)).toString('latin1') === s;
   if (cookie(0, 'conectix')) seal(0, 512, 64);
@@ -117,7 +115,7 @@ function fixChecksums(b: Uint8Array): void {
   if (b.length >= 512 && cookie(0, 'conectix')) {
     const hdr = u64(b, 16);
     if (Number.isSafeInteger(hdr) && hdr >= 0 && cookie(hdr, 'cxsparse')) seal(hdr, 1024, 36);
-  } else if (b.length >= 24) void u32(b, 0);
+  }
 }
 
 function nullSink(size: number): BlockDevice {
