@@ -13,10 +13,14 @@ import { FEATURES } from '../cpu/system/cpuid.js';
 import { applyBootState, resetCpu } from './reset.js';
 import type { BootState } from '../loader/boot-state.js';
 import { describeCpu } from './describe.js';
+import { attachVirtioBlk } from '../devices/virtio/index.js';
+import type { BlockDevice } from '../disk/block-device.js';
 
 export interface MachineOptions {
   memMiB: number;
   serialOut?: (byte: number) => void;
+  /** Disks, attached as virtio-blk PCI functions in slots 4, 5, … (guest: /dev/vda, /dev/vdb, …). */
+  disks?: BlockDevice[];
 }
 
 export type StopReason = 'exit' | 'timeout' | 'triple-fault' | 'reset' | 'poweroff' | 'halted' | 'expect' | 'limit' | 'internal-error';
@@ -52,7 +56,9 @@ export class Machine {
       requestReset: (why) => { void why; this.resetCount++; this.stop('reset'); },
       requestPowerOff: () => this.stop('poweroff'),
     };
-    this.platform = createPcPlatform({ io: this.io, mem: this.phys, clock: this.clock, control, ramBytes: this.phys.ramBytes, serialOut: opts.serialOut ?? (() => {}) });
+    // ACPI tables live in the reserved BIOS area (0xF0000), so they cost bare-metal kernels nothing.
+    this.platform = createPcPlatform({ io: this.io, mem: this.phys, clock: this.clock, control, ramBytes: this.phys.ramBytes, serialOut: opts.serialOut ?? (() => {}), acpi: true });
+    (opts.disks ?? []).forEach((d, i) => attachVirtioBlk(this.platform, this.phys, d, { slot: 4 + i }));
     this.clock.setInstructionSource(() => this.cpu.st.icount);
     this.cpu.tscSource = () => this.clock.nowNs();
     this.cpu.intc = this.platform.intc;
