@@ -11,6 +11,8 @@ interface RunOptions {
   timeout?: string;
   expect: string[];
   stats?: boolean;
+  disk: string[];
+  snapshot?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -32,6 +34,8 @@ export function registerRunCommand(program: Command): void {
     .option('-m, --mem <MiB>', 'guest RAM in MiB', '128')
     .option('--timeout <sec>', 'stop with exit status 124 after this many seconds of host time')
     .option('--expect <regex>', 'serial output must match, in order (repeatable); exit 0 once all match', collect, [])
+    .option('--disk <file>', 'disk image (VHD or raw) attached as virtio-blk: /dev/vda, /dev/vdb, … (repeatable)', collect, [])
+    .option('--snapshot', 'write disk changes to a temporary overlay: the images stay untouched')
     .option('--stats', 'print execution statistics to stderr at the end')
     .action(async (image: string | undefined, o: RunOptions) => {
       if (!o.kernel) {
@@ -68,7 +72,7 @@ export function registerRunCommand(program: Command): void {
       }
       try {
         const res = await runGuest({
-          kernel: o.kernel, append: o.append, modules: o.module, initrd: o.initrd, memMiB, timeoutSec, expect,
+          kernel: o.kernel, append: o.append, modules: o.module, initrd: o.initrd, memMiB, timeoutSec, expect, disks: o.disk, snapshot: o.snapshot,
           serialOut: (s) => { pending += s; if (pending.length > 65536) flush(); },
           input: stdin.isTTY || !stdin.readableEnded ? input() : null,
           onMachine: (m) => { stopMachine = () => m.stop('timeout'); },

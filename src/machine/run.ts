@@ -5,6 +5,7 @@ import { loadKernel } from '../loader/index.js';
 import { UsageError } from '../cli/errors.js';
 import { mnemonicName } from '../jit/translate.js';
 import { describeCpu } from './describe.js';
+import { openImage, openSnapshot, DiskFormatError, type BlockDevice } from '../disk/index.js';
 
 export interface RunGuestOptions {
   kernel: string;
@@ -20,6 +21,10 @@ export interface RunGuestOptions {
   serialOut?: (text: string) => void;
   /** Bytes to type into COM1. */
   input?: AsyncIterable<Buffer | string> | null;
+  /** Disk images attached as virtio-blk (/dev/vda, …). */
+  disks?: string[];
+  /** Open every disk through a temporary differencing overlay: the images are never written. */
+  snapshot?: boolean;
   /** Lets the caller stop the run (e.g. the terminal escape Ctrl-A x). */
   onMachine?: (m: Machine) => void;
 }
@@ -59,6 +64,15 @@ function readFileOrFail(path: string, what: string): Uint8Array {
   }
 }
 
+function openDisk(path: string, snapshot: boolean): BlockDevice {
+  try {
+    return snapshot ? openSnapshot(path) : openImage(path).device;
+  } catch (e) {
+    if (e instanceof DiskFormatError) throw new UsageError(`${path}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Boot a kernel file and run it until it exits, matches its expectations, faults or times out. */
 export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
   const memMiB = opts.memMiB ?? 128;
@@ -87,7 +101,8 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
       }
     }
   };
-  machine = new Machine({ memMiB, serialOut: onByte });
+  const disks = (opts.disks ?? []).map((path) => openDisk(path, opts.snapshot ?? false));
+  machine = new Machine({ memMiB, serialOut: onByte, disks });
   let bs;
   try {
     bs = loadKernel(machine.phys, kernel, {
@@ -125,6 +140,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
     await new Promise((r) => setImmediate(r));
   }
   const wallMs = performance.now() - t0;
+  for (const d of disks) { try { d.flush(); d.close(); } catch { /* reported by the device as I/O errors */ } }
   const reason = machine.stopReason ?? 'timeout';
   let exitCode: number;
   switch (reason) {
