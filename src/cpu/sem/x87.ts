@@ -4,7 +4,7 @@
 // TypeScript helpers. Rare paths (empty/full registers, NaN results, zero divisors) call helpers
 // that set the status-word flags.
 import { Mnemonic, OpKind } from '../iced.js';
-import { def } from './table.js';
+import { def, SEM } from './table.js';
 import type { Gen } from './gen.js';
 import { T, type FnBody } from '../../jit/wasm/encoder.js';
 import { FPU_ST, FPU_TOP, FPU_TW, FPU_SW, FPU_CW, HELPER_ARG0 } from '../state-layout.js';
@@ -674,7 +674,6 @@ def(M.Fbstp, (g) => {
 
 // Wait-prefixed forms (only produced by decoders that fuse WAIT with the next instruction): the
 // same semantics after the FWAIT checks.
-import { SEM } from './table.js';
 for (const [w, nw] of [[M.Fstenv, M.Fnstenv], [M.Fstcw, M.Fnstcw], [M.Fclex, M.Fnclex], [M.Finit, M.Fninit], [M.Fsave, M.Fnsave], [M.Fstsw, M.Fnstsw], [M.Feni, M.Fneni], [M.Fdisi, M.Fndisi], [M.Fsetpm, M.Fnsetpm]]) {
   const base = SEM[nw]!;
   def(w, (g) => { fwaitCheck(g); base(g); });
