@@ -25,8 +25,10 @@ export interface CodeCoherence {
   isCodePage(physPage: number): boolean;
   /** A guest write hit a code page: drop its translations. */
   invalidatePhysPage(physPage: number): void;
-  /** The linear→physical mapping changed (CR3 write, INVLPG, mode change): forget linear lookups. */
+  /** The linear→physical mapping changed (CR3 write, mode change): forget linear lookups. */
   flushLinear(): void;
+  /** INVLPG: the mapping of the page at linear (lo, hi) changed (and any large page around it). */
+  flushLinearPage(lo: number, hi: number): void;
 }
 
 /**
@@ -38,7 +40,9 @@ export class Cpu {
   readonly walker: PageWalker;
   readonly tlb: Tlb;
   intc: InterruptController | null = null;
-  code: CodeCoherence = { isCodePage: () => false, invalidatePhysPage: () => {}, flushLinear: () => {} };
+  code: CodeCoherence = { isCodePage: () => false, invalidatePhysPage: () => {}, flushLinear: () => {}, flushLinearPage: () => {} };
+  /** Page size mask of the last instruction-fetch translation (0xfff, 0x1fffff, …). */
+  lastFetchPageMask = 0xfff;
   halted = false;
   /** Interrupts inhibited until after the next instruction (STI, MOV SS, POP SS). */
   intShadow = false;
@@ -283,7 +287,9 @@ export class Cpu {
   /** Physical address for an instruction fetch at linear (lo, hi). */
   fetchPhys(lo: number, hi: number): number {
     const acc = ACC_EXEC | (this.cpl === 3 ? ACC_USER : 0);
-    return this.walker.translate(lo >>> 0, hi >>> 0, acc).phys;
+    const t = this.walker.translate(lo >>> 0, hi >>> 0, acc);
+    this.lastFetchPageMask = t.pageMask;
+    return t.phys;
   }
 
   /** Flush TLB and linear code lookups (CR3 write: non-global only; CR0/CR4 paging bits: everything). */

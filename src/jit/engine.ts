@@ -24,9 +24,12 @@ interface Block {
   pkey: string;
   /** Next block with the same linear-cache key. */
   chain: Block | null;
-  /** The last two blocks that followed this one: checked before any map lookup. */
+  /** The last two blocks that followed this one: checked before any map lookup, valid while sEpoch is current. */
   s0: Block | null;
   s1: Block | null;
+  sEpoch: number;
+  /** Linear page keys (4 KiB, or the large page it was fetched through) this block's code was fetched from. */
+  linKeys: number[];
   /** Slot in the shared function table (for chaining from other blocks through the jump cache). */
   slot: number;
   valid: boolean;
@@ -53,6 +56,10 @@ export class Engine {
   private readonly helpers: (HelperFn | undefined)[] = [];
   private readonly freeHelperIds: number[] = [];
   private readonly linear = new Map<number, Block>();
+  /** Blocks by the linear page they were fetched from (keys: see linKey), for INVLPG. */
+  private readonly linPages = new Map<number, Set<Block>>();
+  /** Bumped whenever linear→physical mappings may have changed: invalidates successor caches. */
+  private epoch = 0;
   private readonly phys = new Map<string, Block>();
   private readonly byPage = new Map<number, Set<Block>>();
   private readonly decoder = new InsnDecoder();
@@ -74,7 +81,7 @@ export class Engine {
     this.jc.fill(0xffffffff);
     const rtBytes = buildRuntimeModule(this.pages, this.pages);
     this.rt = new WebAssembly.Instance(new WebAssembly.Module(rtBytes), {
-      env: { mem: memory },
+      env: { mem: memory, tbl: this.table },
       js: {
         tlb_miss_read: (lo: number, hi: number, size: number) => cpu.tlbMissRead(lo, hi, size),
         tlb_miss_write: (lo: number, hi: number, size: number, vlo: number, vhi: number) => cpu.tlbMissWrite(lo, hi, size, vlo, vhi),
@@ -85,8 +92,8 @@ export class Engine {
     cpu.flagsGet = rx.flags_get as () => number;
     const kick = () => cpu.kick();
     this.imports = {
-      env: { mem: memory, tbl: this.table },
-      rt: { rd8: rx.rd8, rd16: rx.rd16, rd32: rx.rd32, rd64: rx.rd64, wr8: rx.wr8, wr16: rx.wr16, wr32: rx.wr32, wr64: rx.wr64, flags_get: rx.flags_get, mul128: rx.mul128, div128: rx.div128 },
+      env: { mem: memory },
+      rt: { dispatch: rx.dispatch, rd8: rx.rd8, rd16: rx.rd16, rd32: rx.rd32, rd64: rx.rd64, wr8: rx.wr8, wr16: rx.wr16, wr32: rx.wr32, wr64: rx.wr64, flags_get: rx.flags_get, mul128: rx.mul128, div128: rx.div128 },
       js: {
         // Helpers and I/O may change interrupt state or stop the machine: return to the dispatcher.
         helper: (id: number) => { kick(); this.helpers[id]!(); },
@@ -99,7 +106,8 @@ export class Engine {
     cpu.code = {
       isCodePage: (p) => this.byPage.has(p),
       invalidatePhysPage: (p) => this.invalidatePage(p),
-      flushLinear: () => { this.linear.clear(); this.jc.fill(0xffffffff); },
+      flushLinear: () => this.flushLinear(),
+      flushLinearPage: (lo, hi) => this.flushLinearPage(lo, hi),
     };
   }
 
@@ -153,7 +161,7 @@ export class Engine {
           const lo = u32[L.RIP >> 2], hi = u32[(L.RIP >> 2) + 1], mode = u32[L.MODE >> 2];
           const csBase = mode & MODE_CS64 ? 0 : u32[csOff];
           let b: Block | null = null;
-          if (prev !== null) {
+          if (prev !== null && prev.sEpoch === this.epoch) {
             // successor cache: most blocks have one or two successors
             const s0: Block | null = prev.s0;
             if (s0 !== null && s0.ipLo === lo && s0.ipHi === hi && s0.mode === mode && s0.csBase === csBase && s0.valid) b = s0;
@@ -166,7 +174,10 @@ export class Engine {
             b = this.linear.get(Engine.key(lo, hi)) ?? null;
             while (b && !(b.ipLo === lo && b.ipHi === hi && b.mode === mode && b.csBase === csBase)) b = b.chain;
             if (!b) b = this.lookupOrTranslate(lo, hi, mode, csBase);
-            if (prev !== null) { prev.s1 = prev.s0; prev.s0 = b; }
+            if (prev !== null) {
+              if (prev.sEpoch !== this.epoch) { prev.s0 = prev.s1 = null; prev.sEpoch = this.epoch; }
+              prev.s1 = prev.s0; prev.s0 = b;
+            }
           }
           this.insertJump(b);
           prev = b;
@@ -210,11 +221,45 @@ export class Engine {
     const pkey = `${phys}:${mode}:${csBase}:${hi}:${lo}`;
     let b = this.phys.get(pkey);
     if (!b || !b.valid) b = this.translateBatch(lo, hi, mode, csBase, linLo, linHi, phys);
+    else b.linKeys = [Engine.linKey(linLo, linHi, this.cpu.lastFetchPageMask)]; // reused under a new mapping
     this.insertLinear(b);
     return b;
   }
 
+  /** Key of the linear region (4 KiB page, or a 2 MiB / 1 GiB page, by `mask`) holding (lo, hi). */
+  private static linKey(lo: number, hi: number, mask: number): number {
+    const shift = mask === 0xfff ? 12 : mask === 0x1fffff ? 21 : mask === 0x3fffff ? 22 : 30;
+    // the region size goes in the low bits so that keys of different sizes never collide
+    return ((hi & 0xfffff) * 2 ** (32 - shift) + Math.floor((lo >>> 0) / 2 ** shift)) * 4 + (shift === 12 ? 0 : shift === 21 ? 1 : shift === 22 ? 2 : 3);
+  }
+
+  private flushLinear(): void {
+    this.linear.clear();
+    this.linPages.clear();
+    this.jc.fill(0xffffffff);
+    this.epoch++;
+  }
+
+  /** INVLPG: forget linear lookups of blocks fetched through the page at (lo, hi) — 4 KiB or any large page around it. */
+  private flushLinearPage(lo: number, hi: number): void {
+    let hit = false;
+    for (const mask of [0xfff, 0x1fffff, 0x3fffff, 0x3fffffff]) {
+      const k = Engine.linKey(lo, hi, mask);
+      const set = this.linPages.get(k);
+      if (!set) continue;
+      hit = true;
+      for (const b of set) this.linear.delete(Engine.key(b.ipLo, b.ipHi));
+      this.linPages.delete(k);
+    }
+    if (hit) { this.jc.fill(0xffffffff); this.epoch++; }
+  }
+
   private insertLinear(b: Block): void {
+    for (const k of b.linKeys) {
+      let set = this.linPages.get(k);
+      if (!set) { set = new Set(); this.linPages.set(k, set); }
+      set.add(b);
+    }
     const k = Engine.key(b.ipLo, b.ipHi);
     const head = this.linear.get(k);
     if (head === b) return;
@@ -249,6 +294,7 @@ export class Engine {
     const bitness = bitnessOf(mode);
     const maxInsns = mode & MODE_TF ? 1 : MAX_BLOCK_INSNS;
     const page = phys - (phys % GUEST_PAGE);
+    const fetchMask = this.cpu.lastFetchPageMask;
     const { bytes, nextPhysPage } = this.codeWindow(linLo, linHi, phys);
     // IPs of the window start: ip - offset within page
     const pageOff = linLo & 0xfff;
@@ -316,7 +362,10 @@ export class Engine {
       const fn = inst.exports[`b${i}`] as () => void;
       const bphys = page + Number(c.ip - windowIp);
       const pkey = `${bphys}:${mode}:${csBase}:${sHi}:${sLo}`;
-      const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, module: modInfo, pkey, chain: null, s0: null, s1: null, valid: true, slot: this.allocSlot(fn) };
+      const bLinLo = (linLo - pageOff + Number(c.ip - windowIp)) >>> 0;
+      const linKeys = [Engine.linKey(bLinLo, linHi, fetchMask)];
+      if (crosses[i]) linKeys.push(Engine.linKey(((bLinLo & ~0xfff) + 0x1000) >>> 0, bLinLo >= 0xfffff000 ? linHi + 1 : linHi, 0xfff));
+      const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, module: modInfo, pkey, chain: null, s0: null, s1: null, sEpoch: 0, linKeys, valid: true, slot: this.allocSlot(fn) };
       this.phys.set(pkey, b);
       for (const p of pages) {
         let set = this.byPage.get(p);
@@ -366,12 +415,14 @@ export class Engine {
     this.jc.fill(0xffffffff);
     // Linear lookups may point at dead blocks: rebuilding them lazily is simpler than unlinking chains.
     this.linear.clear();
+    this.linPages.clear();
+    this.epoch++;
   }
 
   /** Forget every translation (e.g. after loading a new kernel). */
   flushAll(): void {
     for (const p of [...this.byPage.keys()]) this.invalidatePage(p);
-    this.linear.clear();
+    this.flushLinear();
     this.phys.clear();
   }
 }

@@ -1,7 +1,15 @@
 // The runtime module: Wasm functions every block module imports. Memory accesses take the TLB
 // fast path here and leave Wasm only on a miss; flags materialization and 128-bit mul/div too.
 import { ModuleBuilder, FnBody, T } from './wasm/encoder.js';
-import { TLB_BANK, BOUNCE, RET64 } from '../cpu/state-layout.js';
+import { TLB_BANK, BOUNCE, RET64, ICOUNT, DEADLINE, RIP, MODE, segOff, SEG_BASE } from '../cpu/state-layout.js';
+import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES } from '../mmu/layout.js';
+import { MODE_CS64 } from '../cpu/mode.js';
+
+/** Hash of a RIP's low 32 bits into the jump cache (shared with the dispatcher). */
+export const JC_HASH_SHIFT = 13;
+export function jumpCacheIndex(ripLo: number): number {
+  return ((ripLo ^ (ripLo >>> JC_HASH_SHIFT)) & (JUMP_CACHE_ENTRIES - 1)) >>> 0;
+}
 import { emitMaterializer } from '../cpu/flags.js';
 
 export interface RuntimeImports {
@@ -19,6 +27,7 @@ export interface RuntimeExports {
   flags_get: () => number;
   mul128: Function;
   div128: Function;
+  dispatch: Function;
 }
 
 const SIZES = [1, 2, 4, 8];
@@ -174,8 +183,27 @@ function emitDiv128(f: FnBody, raiseFn: number): void {
   f.i32(0).get(r).i64Store(RET64);
 }
 
+/**
+ * dispatch(): the epilogue of every block. Unless ICOUNT has reached DEADLINE, probe the jump cache
+ * for (RIP, MODE, CS base) and tail-call the next block through the function table; otherwise return
+ * to the TypeScript dispatcher.
+ */
+function emitDispatch(f: FnBody, chainType: number): void {
+  f.i32(0).i64Load(ICOUNT).i32(0).i64Load(DEADLINE).i64GeU().if_().return_().end();
+  const lo = f.local(T.i32), e = f.local(T.i32);
+  f.i32(0).i32Load(RIP).tee(lo);
+  f.get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JUMP_CACHE_ENTRIES - 1).i32And().i32(5).i32Shl().i32(JUMP_CACHE_BASE).i32Add().tee(e);
+  f.i32Load(0).get(lo).i32Eq();
+  f.get(e).i32Load(4).i32(0).i32Load(RIP + 4).i32Eq().i32And();
+  f.get(e).i32Load(8).i32(0).i32Load(MODE).i32Eq().i32And();
+  // CS base matters outside 64-bit mode only
+  f.get(e).i32Load(12).i32(0).i32(0).i32Load(segOff(1, SEG_BASE)).i32(0).i32Load(MODE).i32(MODE_CS64).i32And().select().i32Eq().i32And();
+  f.if_().get(e).i32Load(16).returnCallIndirect(chainType).end();
+}
+
 export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder({ module: 'env', name: 'mem', pages, maxPages });
+  m.importTable('env', 'tbl', 0);
   const missRead = m.importFunction('js', 'tlb_miss_read', [T.i32, T.i32, T.i32], [T.i32]);
   const missWrite = m.importFunction('js', 'tlb_miss_write', [T.i32, T.i32, T.i32, T.i32, T.i32], [T.i32]);
   const raise = m.importFunction('js', 'raise', [T.i32, T.i32], []);
@@ -205,6 +233,11 @@ export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array<
     const f = new FnBody(5);
     emitDiv128(f, raise);
     m.addFunction([T.i64, T.i64, T.i64, T.i32, T.i32], [T.i64], f, 'div128');
+  }
+  {
+    const f = new FnBody(0);
+    emitDispatch(f, m.typeIndex([], []));
+    m.addFunction([], [], f, 'dispatch');
   }
   return m.emit();
 }

@@ -32,28 +32,16 @@ for (const [k, v] of Object.entries(Mnemonic)) if (typeof v === 'number') MNEMON
 export const mnemonicName = (m: number): string => MNEMONIC_NAME[m] ?? `#${m}`;
 
 /**
- * Block epilogue: unless the instruction budget is spent (ICOUNT >= DEADLINE), look the next RIP up
- * in the jump cache and tail-call its block through the shared table; otherwise return to the
- * dispatcher. Mode and CS base come from the state, since the block may have changed them.
+ * Block epilogue: tail-call the runtime module's `dispatch`, which returns to the dispatcher when the
+ * instruction budget is spent and otherwise chains to the next block through the jump cache. Only the
+ * runtime instance imports the function table: V8 keeps a dispatch table per importing instance, so
+ * a table shared by thousands of block modules would make every table update cost O(modules).
  */
-function emitChain(f: FnBody, mode: number, chainType: number): void {
-  f.i32(0).i64Load(ICOUNT).i32(0).i64Load(DEADLINE).i64GeU().if_().return_().end();
-  const lo = f.local(T.i32), e = f.local(T.i32);
-  f.i32(0).i32Load(RIP).tee(lo);
-  f.get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JUMP_CACHE_ENTRIES - 1).i32And().i32(5).i32Shl().i32(JUMP_CACHE_BASE).i32Add().tee(e);
-  f.i32Load(0).get(lo).i32Eq();
-  f.get(e).i32Load(4).i32(0).i32Load(RIP + 4).i32Eq().i32And();
-  f.get(e).i32Load(8).i32(0).i32Load(MODE).i32Eq().i32And();
-  f.get(e).i32Load(12).i32(0).i32(0).i32Load(segOff(1, SEG_BASE)).i32(0).i32Load(MODE).i32(MODE_CS64).i32And().select().i32Eq().i32And();
-  f.if_().get(e).i32Load(16).returnCallIndirect(chainType).end();
-  void mode;
+function emitChain(f: FnBody, dispatchFn: number): void {
+  f.returnCall(dispatchFn);
 }
 
-/** Hash of a RIP's low 32 bits into the jump cache (shared with the dispatcher). */
-export const JC_HASH_SHIFT = 13;
-export function jumpCacheIndex(ripLo: number): number {
-  return ((ripLo ^ (ripLo >>> JC_HASH_SHIFT)) & (JUMP_CACHE_ENTRIES - 1)) >>> 0;
-}
+export { jumpCacheIndex } from './runtime-module.js';
 
 function touchesMemory(d: Insn): boolean {
   if (d.mnemonic === Mnemonic.Lea || d.mnemonic === Mnemonic.Nop) return false;
@@ -76,8 +64,7 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
     raise: m.importFunction('js', 'raise', [T.i32, T.i32], []),
     segCheck: m.importFunction('js', 'seg_check', [T.i32, T.i32, T.i32, T.i32], []),
   };
-  m.importTable('env', 'tbl', 0);
-  const chainType = m.typeIndex([], []);
+  const dispatchFn = m.importFunction('rt', 'dispatch', [], []);
   blocks.forEach((b, bi) => {
     const f = new FnBody(0);
     const g = new Gen(f, mode, rt, hooks.bindHelper, hooks.cpu);
@@ -109,7 +96,7 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
         deliverEvent(cpu, 1, EventKind.Exception, -1);
       });
     }
-    emitChain(f, mode, chainType);
+    emitChain(f, dispatchFn);
     m.addFunction([], [], f, `b${bi}`);
   });
   return m.emit();

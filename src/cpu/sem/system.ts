@@ -464,8 +464,9 @@ sys(M.Invlpg, (g) => {
   g.callHelper(() => {
     if (cpu.cpl !== 0) throw fault(Vec.GP, 0);
     const a = big(g, A0);
-    cpu.tlb.flushPage(Number(a & 0xffffffffn), Number(a >> 32n));
-    cpu.code.flushLinear();
+    const lo = Number(a & 0xffffffffn), hi = Number(a >> 32n);
+    cpu.tlb.flushPage(lo, hi);
+    cpu.code.flushLinearPage(lo, hi);
   });
 });
 
@@ -480,7 +481,11 @@ sys(M.Invpcid, (g) => {
     const desc0 = cpu.readLin(big(g, A0), 8);
     const addr = cpu.readLin(big(g, A0) + 8n, 8);
     if (desc0 > 0xfffn) throw fault(Vec.GP, 0);
-    if (type === 0n) { cpu.tlb.flushPage(Number(addr & 0xffffffffn), Number(addr >> 32n)); cpu.code.flushLinear(); }
+    if (type === 0n) {
+      const lo = Number(addr & 0xffffffffn), hi = Number(addr >> 32n);
+      cpu.tlb.flushPage(lo, hi);
+      cpu.code.flushLinearPage(lo, hi);
+    }
     else cpu.flushTlb(type === 2n);
   });
 });
