@@ -158,6 +158,8 @@ AT(u_bp_after)
 
 /* Compatibility mode: #OF from INTO and #BR from BOUND, which 64-bit mode does not have. */
 FN(t_compat_of)
+    mov $0x10, %eax
+    mov %eax, %ds
     pushq $0x38
     lea 1f(%rip), %rax
     push %rax
@@ -171,6 +173,10 @@ AT(of_after)
     .code64
 
 FN(t_compat_br)
+    /* Compatibility mode checks segments like protected mode (SDM vol. 3 §5.4.1.1): DS may have been
+       left null by an earlier return to CPL 3, so load the flat data segment first. */
+    mov $0x10, %eax
+    mov %eax, %ds
     pushq $0x38
     lea 1f(%rip), %rax
     push %rax
