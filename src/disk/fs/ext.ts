@@ -356,7 +356,7 @@ export class ExtFs implements FileSystem {
     const parse = (buf: Uint8Array, start: number, end: number): void => {
       for (let o = start; o + 8 <= end; ) {
         const ino = u32(buf, o);
-        let rec = u16(buf, o + 2);
+        let rec = u16(buf, o + 4);
         if (this.blockSize === 65536 && (rec === 0 || rec === 65535)) rec = 65536;
         const nameLen = typed ? buf[o + 6]! : u16(buf, o + 6) & 0xff;
         // A broken entry ends this block, not the listing: the rest of the directory may be fine.

@@ -8,6 +8,7 @@ export { ExtFs } from './ext.js';
 export { FatFs } from './fat.js';
 export { FsError, type FsErrorCode } from './errors.js';
 export { Volume } from './volume.js';
+export { MemDevice } from './mem-device.js';
 export { type DirEntry, type FileSystem, type NodeKind, type Stat, joinPath, dirname } from './types.js';
 
 export interface OpenFsOptions {
