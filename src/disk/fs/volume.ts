@@ -27,6 +27,7 @@ export class Volume {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new FsError('corrupt', `read of ${length} bytes at ${offset} is outside the ${this.size}-byte volume`);
     }
+    if (length === 0) return new Uint8Array(0);
     if (length <= CHUNK && Math.floor(offset / CHUNK) === Math.floor((offset + length - 1) / CHUNK)) {
       const c = this.chunk(Math.floor(offset / CHUNK));
       const o = offset % CHUNK;
