@@ -34,8 +34,12 @@ export class VirtualClock {
     return t;
   }
 
+  /** Cancelled timers leave the queue at once, so it only ever holds the few live ones. */
   cancel(t: Timer | undefined): void {
-    if (t) t.cancelled = true;
+    if (!t || t.cancelled) return;
+    t.cancelled = true;
+    const i = this.timers.indexOf(t);
+    if (i >= 0) this.timers.splice(i, 1);
   }
 
   /** Earliest pending deadline, or Infinity. */
