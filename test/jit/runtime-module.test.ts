@@ -9,7 +9,7 @@ function instantiate() {
   expect(WebAssembly.validate(bytes)).toBe(true);
   const raised: number[] = [];
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-    env: { mem: memory },
+    env: { mem: memory, tbl: new WebAssembly.Table({ element: 'anyfunc', initial: 1 }) },
     js: {
       tlb_miss_read: () => 0,
       tlb_miss_write: () => 0,

@@ -63,7 +63,7 @@ export function deliverEvent(cpu: Cpu, vector: number, kind: EventKind, err: num
 function deliverOnce(cpu: Cpu, vector: number, kind: EventKind, err: number): void {
   const st = cpu.st;
   cpu.halted = false;
-  if (kind !== EventKind.Software) cpu.stats.exceptions[vector & 31]++;
+  if (kind === EventKind.Exception || kind === EventKind.Privileged) cpu.stats.exceptions[vector & 31]++;
   if (!cpu.protectedMode) return deliverReal(cpu, vector);
   const ext = kind === EventKind.External ? 1 : 0;
   const long = cpu.inLongMode;
