@@ -26,7 +26,7 @@ function parsePositive(name: string, v: string, max: number): number {
 /** Options and action of the default command: boot a kernel (disk images come with issue 5). */
 export function registerRunCommand(program: Command): void {
   program
-    .argument('[image]', 'disk image to boot (not implemented yet: use --kernel)')
+    .argument('[image]', 'disk image to boot (VHD or raw): its extlinux/syslinux/grub configuration names the kernel; attached as /dev/vda')
     .option('--kernel <file>', 'kernel to boot: Linux bzImage, PVH vmlinux, multiboot v1/v2 ELF or a.out kludge, or a plain ELF64')
     .option('--initrd <file>', 'initial RAM disk for a Linux kernel (an initramfs cpio archive)')
     .option('--append <cmdline>', 'kernel command line')
@@ -38,10 +38,8 @@ export function registerRunCommand(program: Command): void {
     .option('--snapshot', 'write disk changes to a temporary overlay: the images stay untouched')
     .option('--stats', 'print execution statistics to stderr at the end')
     .action(async (image: string | undefined, o: RunOptions) => {
-      if (!o.kernel) {
-        if (image) throw new UsageError(`booting a disk image (${image}) is not implemented yet; use --kernel FILE`);
-        throw new UsageError('nothing to boot: give --kernel FILE (see vmrun --help)');
-      }
+      if (!o.kernel && !image) throw new UsageError('nothing to boot: give a disk image or --kernel FILE (see vmrun --help)');
+      const disks = image ? [image, ...o.disk] : o.disk;
       const memMiB = parsePositive('--mem', o.mem, 3072);
       const timeoutSec = o.timeout !== undefined ? parsePositive('--timeout', o.timeout, 1e7) : undefined;
       const expect = o.expect.map((e) => {
@@ -72,7 +70,7 @@ export function registerRunCommand(program: Command): void {
       }
       try {
         const res = await runGuest({
-          kernel: o.kernel, append: o.append, modules: o.module, initrd: o.initrd, memMiB, timeoutSec, expect, disks: o.disk, snapshot: o.snapshot,
+          kernel: o.kernel, append: o.append, modules: o.module, initrd: o.initrd, memMiB, timeoutSec, expect, disks, snapshot: o.snapshot, warn: (w) => process.stderr.write(`vmrun: ${w}\n`),
           serialOut: (s) => { pending += s; if (pending.length > 65536) flush(); },
           input: stdin.isTTY || !stdin.readableEnded ? input() : null,
           onMachine: (m) => { stopMachine = () => m.stop('timeout'); },

@@ -6,9 +6,11 @@ import { UsageError } from '../cli/errors.js';
 import { mnemonicName } from '../jit/translate.js';
 import { describeCpu } from './describe.js';
 import { openImage, openSnapshot, DiskFormatError, type BlockDevice } from '../disk/index.js';
+import { findBootEntry } from '../loader/diskboot.js';
 
 export interface RunGuestOptions {
-  kernel: string;
+  /** Kernel to boot; without it the first disk's boot configuration is used (extlinux/syslinux/grub). */
+  kernel?: string;
   append?: string;
   modules?: string[];
   /** Initial RAM disk for a Linux or PVH kernel (a last module named "initrd" for multiboot). */
@@ -25,6 +27,8 @@ export interface RunGuestOptions {
   disks?: string[];
   /** Open every disk through a temporary differencing overlay: the images are never written. */
   snapshot?: boolean;
+  /** Non-fatal notices (e.g. a damaged partition table that was worked around). */
+  warn?: (message: string) => void;
   /** Lets the caller stop the run (e.g. the terminal escape Ctrl-A x). */
   onMachine?: (m: Machine) => void;
 }
@@ -76,12 +80,29 @@ function openDisk(path: string, snapshot: boolean): BlockDevice {
 /** Boot a kernel file and run it until it exits, matches its expectations, faults or times out. */
 export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
   const memMiB = opts.memMiB ?? 128;
-  const kernel = readFileOrFail(opts.kernel, 'kernel');
+  const disks = (opts.disks ?? []).map((path) => openDisk(path, opts.snapshot ?? false));
+  let kernel: Uint8Array;
+  let kernelName: string;
+  let cmdline = opts.append ?? '';
+  let diskInitrd: Uint8Array | undefined;
+  if (opts.kernel !== undefined) {
+    kernel = readFileOrFail(opts.kernel, 'kernel');
+    kernelName = opts.kernel;
+  } else {
+    // pygrub-style: the kernel, initrd and command line come from the first disk's boot configuration
+    if (!disks.length) throw new UsageError('nothing to boot: give a disk image or --kernel FILE');
+    const entry = findBootEntry(disks[0], { name: basename(opts.disks![0]) });
+    for (const w of entry.warnings) opts.warn?.(w);
+    kernel = entry.kernel;
+    kernelName = entry.configPath;
+    diskInitrd = entry.initrd;
+    cmdline = [entry.append, opts.append].filter((x) => x).join(' ');
+  }
   const modules = (opts.modules ?? []).map((m) => {
     const [path, ...args] = m.split(' ');
     return { name: [basename(path), ...args].join(' '), data: readFileOrFail(path, 'module') };
   });
-  const initrd = opts.initrd !== undefined ? readFileOrFail(opts.initrd, 'initrd') : undefined;
+  const initrd = opts.initrd !== undefined ? readFileOrFail(opts.initrd, 'initrd') : diskInitrd;
   let serial = '';
   const expects = opts.expect ?? [];
   let expectIdx = 0;
@@ -92,26 +113,28 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
     const s = decoder.decode(new Uint8Array([b]), { stream: true });
     serial += s;
     opts.serialOut?.(s);
-    if (expectIdx < expects.length && (b === 10 || serial.length - scanFrom > 4096 || true)) {
+    if (b === 10) checkExpect();
+  };
+  // Patterns are tested at line ends and after every slice (prompts have no newline), not per byte.
+  const checkExpect = () => {
+    while (expectIdx < expects.length) {
       const m = expects[expectIdx].exec(serial.slice(scanFrom));
-      if (m) {
-        scanFrom += m.index + m[0].length;
-        expectIdx++;
-        if (expectIdx === expects.length) machine?.stop('expect');
-      }
+      if (!m) return;
+      scanFrom += m.index + m[0].length;
+      expectIdx++;
+      if (expectIdx === expects.length) machine?.stop('expect');
     }
   };
-  const disks = (opts.disks ?? []).map((path) => openDisk(path, opts.snapshot ?? false));
   machine = new Machine({ memMiB, serialOut: onByte, disks });
   let bs;
   try {
     bs = loadKernel(machine.phys, kernel, {
-      cmdline: opts.append ?? '', kernelName: opts.kernel, modules, initrd,
+      cmdline, kernelName, modules, initrd,
       // The tables sit in the BIOS area the memory map already reserves; only the pointer is passed.
       rsdp: machine.platform.rsdp || undefined,
     });
   } catch (e) {
-    if (e instanceof UsageError) throw new UsageError(`${opts.kernel}: ${e.message.replace(/^kernel: /, '')}`);
+    if (e instanceof UsageError) throw new UsageError(`${kernelName}: ${e.message.replace(/^kernel: /, '')}`);
     throw e;
   }
   machine.boot(bs);
@@ -135,6 +158,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
       machine.stop('internal-error');
       break;
     }
+    checkExpect();
     if (!more) break;
     if (Date.now() >= deadline) { machine.stop('timeout'); break; }
     await new Promise((r) => setImmediate(r));
