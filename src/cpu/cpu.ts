@@ -202,17 +202,25 @@ export class Cpu {
 
   // ---- TLB miss paths (imported by the runtime module) --------------------------------------
 
+  /**
+   * A page-crossing access: both pages are translated (and may fault) before any byte moves.
+   * Returns the physical addresses of the first byte on each page and how many bytes the first holds.
+   */
+  private splitAccess(lo: number, hi: number, size: number, acc: number): [number, number, number] {
+    const p0 = this.walker.translate(lo, hi, acc).phys;
+    const lo2 = (lo + size - 1) >>> 0;
+    const hi2 = lo2 < lo ? (hi + 1) >>> 0 : hi;
+    const p1 = this.walker.translate(lo2 & ~0xfff, hi2, acc).phys;
+    return [p0, p1, 0x1000 - (lo & 0xfff)];
+  }
+
   tlbMissRead(lo: number, hi: number, size: number): number {
     this.stats.tlbMisses++;
     lo >>>= 0; hi >>>= 0;
     const acc = this.accFor(false);
     if ((lo & 0xfff) + size > 0x1000) {
       // crosses a page: translate both pages first, then gather bytes into BOUNCE
-      const p0 = this.walker.translate(lo, hi, acc).phys;
-      const lo2 = (lo + size - 1) >>> 0;
-      const hi2 = lo2 < lo ? (hi + 1) >>> 0 : hi;
-      const p1 = this.walker.translate(lo2 & ~0xfff, hi2, acc).phys;
-      const first = 0x1000 - (lo & 0xfff);
+      const [p0, p1, first] = this.splitAccess(lo, hi, size, acc);
       for (let i = 0; i < size; i++) this.bounce[i] = this.phys.read8(i < first ? p0 + i : p1 + (i - first));
       for (let i = size; i < 8; i++) this.bounce[i] = 0;
       return 0;
@@ -251,11 +259,7 @@ export class Cpu {
     lo >>>= 0; hi >>>= 0;
     const acc = this.accFor(true);
     if ((lo & 0xfff) + size > 0x1000) {
-      const p0 = this.walker.translate(lo, hi, acc).phys;
-      const lo2 = (lo + size - 1) >>> 0;
-      const hi2 = lo2 < lo ? (hi + 1) >>> 0 : hi;
-      const p1 = this.walker.translate(lo2 & ~0xfff, hi2, acc).phys;
-      const first = 0x1000 - (lo & 0xfff);
+      const [p0, p1, first] = this.splitAccess(lo, hi, size, acc);
       for (let i = 0; i < size; i++) {
         const byte = i < 4 ? (vlo >>> (8 * i)) & 0xff : (vhi >>> (8 * (i - 4))) & 0xff;
         const p = i < first ? p0 + i : p1 + (i - first);

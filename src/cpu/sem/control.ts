@@ -23,15 +23,20 @@ function branchSize(g: Gen): number {
   return d.bitness === 16 ? 2 : 4;
 }
 
-JCC.forEach((m, cc) => def(m, (g) => {
+/** End the block with RIP = branch target if the i32 on the stack is non-zero, else the next instruction. */
+function branchIf(g: Gen): void {
   const f = g.f;
-  g.cond(cc);
   f.if_();
   f.i32(0).i64Big(g.insn.branchTarget).i64Store(RIP);
   f.else_();
   f.i32(0).i64Big(g.insn.next).i64Store(RIP);
   f.end();
   g.ended = true;
+}
+
+JCC.forEach((m, cc) => def(m, (g) => {
+  g.cond(cc);
+  branchIf(g);
 }));
 
 export function isNearTarget(g: Gen): boolean {
@@ -74,15 +79,9 @@ def(M.Ret, retNear);
 function countReg(g: Gen): void { g.getGprWidth(1, g.insn.addrSize); }
 
 def([M.Jcxz, M.Jecxz, M.Jrcxz], (g) => {
-  const f = g.f;
   countReg(g);
-  f.i64Eqz();
-  f.if_();
-  f.i32(0).i64Big(g.insn.branchTarget).i64Store(RIP);
-  f.else_();
-  f.i32(0).i64Big(g.insn.next).i64Store(RIP);
-  f.end();
-  g.ended = true;
+  g.f.i64Eqz();
+  branchIf(g);
 });
 
 def([M.Loop, M.Loope, M.Loopne], (g) => {
@@ -96,12 +95,7 @@ def([M.Loop, M.Loope, M.Loopne], (g) => {
   f.i64Eqz().i32Eqz();
   if (d.mnemonic === M.Loope) { g.cond(4); f.i32And(); }
   if (d.mnemonic === M.Loopne) { g.cond(5); f.i32And(); }
-  f.if_();
-  f.i32(0).i64Big(d.branchTarget).i64Store(RIP);
-  f.else_();
-  f.i32(0).i64Big(d.next).i64Store(RIP);
-  f.end();
-  g.ended = true;
+  branchIf(g);
 });
 
 def(M.Push, (g) => {
