@@ -16,6 +16,7 @@ import { join, relative, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { parseSetupHeader } from '../../src/loader/linux.js';
 import { S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG, writeCpio, type CpioEntry } from './cpio.js';
+import { buildBootDisk } from '../../src/disk/build/index.js';
 
 const log = (s: string) => process.stdout.write(`images: ${s}\n`);
 
@@ -133,6 +134,9 @@ function copyModules(from: string, to: string): string[] {
   return copied;
 }
 
+/** Modules for mounting the test disk, in load order (there is no modprobe/depmod in the initramfs). */
+const FS_MODULES = ['lib/crc16.ko', 'fs/mbcache.ko', 'fs/jbd2/jbd2.ko', 'crypto/crc32c_generic.ko', 'lib/libcrc32c.ko', 'fs/ext4/ext4.ko'];
+
 const INIT_SCRIPT = `#!/bin/busybox sh
 # vmrun's test initramfs: bring up the pseudo file systems and give the console a shell.
 /bin/busybox --install -s
@@ -141,6 +145,29 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "vmrun-init: reached /init"
 echo "vmrun-init: kernel $(uname -r), modules in /lib/modules"
+# vmrun.test=1 on the command line: the conformance checks, then power off through ACPI S5.
+if grep -q 'vmrun.test=1' /proc/cmdline; then
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk crc16 mbcache jbd2 crc32c_generic libcrc32c ext4; do
+    f=$(find /lib/modules -name "$m.ko" | head -n 1)
+    [ -n "$f" ] && insmod "$f"
+  done
+  echo "vmrun-test: uname: $(uname -a)"
+  mkdir -p /mnt
+  i=0
+  while [ ! -b /dev/vda1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  if mount -t ext2 /dev/vda1 /mnt || mount -t ext4 /dev/vda1 /mnt; then
+    echo "written by vmrun's conformance test" > /mnt/vmrun-test.txt
+    sync
+    umount /mnt
+    mount -o ro /dev/vda1 /mnt
+    echo "vmrun-test: read back: $(cat /mnt/vmrun-test.txt)"
+    umount /mnt
+  else
+    echo "vmrun-test: no virtio disk to mount"
+  fi
+  echo "vmrun-test: done"
+  poweroff -f
+fi
 if command -v setsid >/dev/null && command -v cttyhack >/dev/null; then
   exec setsid cttyhack sh
 fi
@@ -185,7 +212,7 @@ function main(): void {
   const kpkg = resolveKernelPackage();
   const stamp = `${kpkg} ${candidateVersion(kpkg)}\nbusybox-static ${candidateVersion('busybox-static')}\n`;
   const stampFile = join(out, 'versions.txt');
-  const outputs = ['vmlinuz', 'vmlinux', 'initramfs.cpio.gz'].map((f) => join(out, f));
+  const outputs = ['vmlinuz', 'vmlinux', 'initramfs.cpio.gz', 'debian.vhd'].map((f) => join(out, f));
   if (outputs.every(existsSync) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
     log(`up to date in ${out} (${stamp.trim().replace(/\n/g, ', ')})`);
     return;
@@ -214,6 +241,16 @@ function main(): void {
     rmSync(modsOut, { recursive: true, force: true });
     const modsIn = join(tmp, 'kernel', 'lib', 'modules', kver, 'kernel', 'drivers');
     const kos = ['virtio', 'block'].flatMap((d) => copyModules(join(modsIn, d), join(modsOut, kver, 'kernel', 'drivers', d)));
+    // ext4 (which also mounts ext2) and what it needs are modules in Debian's kernel
+    const kernelDir = join(tmp, 'kernel', 'lib', 'modules', kver, 'kernel');
+    for (const rel of FS_MODULES) {
+      const src = join(kernelDir, rel);
+      if (!existsSync(src)) continue;
+      const dest = join(modsOut, kver, 'kernel', rel);
+      mkdirSync(resolve(dest, '..'), { recursive: true });
+      cpSync(src, dest);
+      kos.push(dest);
+    }
     log(`modules: ${kos.length} from drivers/{virtio,block} -> ${relative(out, modsOut)}/`);
 
     log(`dpkg-deb -x ${relative(out, bdeb)}`);
@@ -224,11 +261,14 @@ function main(): void {
     const initModules = join(tmp, 'initmods');
     for (const ko of kos) {
       const rel = relative(modsOut, ko);
-      if (/\/virtio\/|virtio_blk\.ko$/.test(ko)) { mkdirSync(resolve(join(initModules, rel), '..'), { recursive: true }); cpSync(ko, join(initModules, rel)); }
+      if (/\/virtio\/|virtio_blk\.ko$|\/fs\/|\/lib\/crc16|crc32c/.test(ko)) { mkdirSync(resolve(join(initModules, rel), '..'), { recursive: true }); cpSync(ko, join(initModules, rel)); }
     }
     const initramfs = buildInitramfs(readFileSync(bbPath), initModules);
     writeFileSync(outputs[2], initramfs);
     log(`initramfs.cpio.gz <- busybox, /init, virtio modules (${initramfs.length} bytes)`);
+    // A bootable disk for `vmrun debian.vhd`: MBR, active ext2 partition with /boot and extlinux.conf.
+    const disk = buildBootDisk({ out: outputs[3], kernel: bz, initrd: initramfs, append: 'console=ttyS0 cryptomgr.notests=1 panic=-1', sizeMiB: 64, overwrite: true, time: 0 });
+    log(`debian.vhd <- dynamic VHD, ext2 /boot with extlinux.conf (${disk.size} bytes virtual)`);
     writeFileSync(stampFile, stamp);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
