@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { Cpu } from '../cpu/cpu.js';
 import * as L from '../cpu/state-layout.js';
 import { buildRuntimeModule } from './runtime-module.js';
@@ -43,8 +44,27 @@ export interface EngineStats {
   blocksExecuted: number;
 }
 
+// Functions of a batch are compiled when first called: many speculative successors never run.
+v8.setFlagsFromString('--wasm-lazy-compilation');
+
 const MAX_BLOCK_INSNS = 64;
-const MAX_BATCH_BLOCKS = 48;
+const MAX_BATCH_BLOCKS = 64;
+/** Pages one batch may reach through direct successors. */
+const MAX_BATCH_PAGES = 8;
+
+/** A linear page of guest code being translated, with its bytes and where it lives. */
+interface CodePage {
+  windowIp: bigint;
+  ipEnd: bigint;
+  bytes: Uint8Array;
+  physPage: number;
+  nextPhysPage: number;
+  /** Linear address of the page (low 32 bits) and high half. */
+  linPage: number;
+  linHi: number;
+  /** Page-size mask of the translation that fetched it. */
+  mask: number;
+}
 
 /**
  * The cold execution tier: translates guest code a page-batch of basic blocks at a time into one
@@ -289,32 +309,62 @@ export class Engine {
     return { bytes: buf.subarray(0, len), nextPhysPage };
   }
 
+  /**
+   * The code window of the linear page holding `ip` (plus 15 bytes of the next page), or null when
+   * the page can't be fetched (successors are speculative: their faults are not the guest's).
+   */
+  private codePage(ip: bigint, mode: number, csBase: number, cache: Map<bigint, CodePage>, known?: { phys: number; mask: number }): CodePage | null {
+    const is64 = (mode & MODE_CS64) !== 0;
+    const ipLo = Number(ip & 0xffffffffn), ipHi = Number(ip >> 32n);
+    const linLo = is64 ? ipLo : (csBase + ipLo) >>> 0;
+    const linHi = is64 ? ipHi : 0;
+    const windowIp = ip - BigInt(linLo & 0xfff);
+    const hit = cache.get(windowIp);
+    if (hit) return hit;
+    let phys: number, mask: number;
+    if (known) ({ phys, mask } = known);
+    else {
+      try {
+        phys = this.cpu.fetchPhys(linLo, linHi);
+      } catch (e) {
+        if (e instanceof GuestFault) return null;
+        throw e;
+      }
+      mask = this.cpu.lastFetchPageMask;
+    }
+    const { bytes, nextPhysPage } = this.codeWindow(linLo, linHi, phys);
+    const page: CodePage = { windowIp, ipEnd: windowIp + BigInt(GUEST_PAGE), bytes, physPage: phys - (phys % GUEST_PAGE), nextPhysPage, linPage: (linLo & ~0xfff) >>> 0, linHi, mask };
+    cache.set(windowIp, page);
+    return page;
+  }
+
+  /**
+   * Translate the block at `ip` and, speculatively, its direct successors — across pages too, since a
+   * Wasm module costs a few hundred microseconds however few functions it holds — into one module.
+   */
   private translateBatch(lo: number, hi: number, mode: number, csBase: number, linLo: number, linHi: number, phys: number): Block {
     const t0 = performance.now();
     const bitness = bitnessOf(mode);
     const maxInsns = mode & MODE_TF ? 1 : MAX_BLOCK_INSNS;
-    const page = phys - (phys % GUEST_PAGE);
-    const fetchMask = this.cpu.lastFetchPageMask;
-    const { bytes, nextPhysPage } = this.codeWindow(linLo, linHi, phys);
-    // IPs of the window start: ip - offset within page
-    const pageOff = linLo & 0xfff;
     const ipBig = (BigInt(hi) << 32n) | BigInt(lo);
-    const windowIp = ipBig - BigInt(pageOff);
-    const ipPageEnd = windowIp + BigInt(GUEST_PAGE);
+    const pagesSeen = new Map<bigint, CodePage>();
+    this.codePage(ipBig, mode, csBase, pagesSeen, { phys, mask: this.cpu.lastFetchPageMask });
     const codes: BlockCode[] = [];
-    const crosses: boolean[] = [];
+    const info: { page: CodePage; cross: boolean }[] = [];
     const queued = new Set<bigint>([ipBig]);
     const work: bigint[] = [ipBig];
     while (work.length && codes.length < MAX_BATCH_BLOCKS) {
       const start = work.shift()!;
+      const cp = start === ipBig ? pagesSeen.values().next().value as CodePage : this.codePage(start, mode, csBase, pagesSeen);
+      if (!cp) continue;
       const insns: Insn[] = [];
       let cross = false;
       let truncated = false;
-      this.decoder.decodeRun(bytes, windowIp, start, bitness, (d) => {
-        if (d.ip >= ipPageEnd) return false; // next block starts on the next page
-        if (d.isInvalid && Number(d.ip - windowIp) + 15 > bytes.length) { truncated = true; return false; }
+      this.decoder.decodeRun(cp.bytes, cp.windowIp, start, bitness, (d) => {
+        if (d.ip >= cp.ipEnd) return false; // next block starts on the next page
+        if (d.isInvalid && Number(d.ip - cp.windowIp) + 15 > cp.bytes.length) { truncated = true; return false; }
         insns.push(d);
-        if (d.next > ipPageEnd) cross = true;
+        if (d.next > cp.ipEnd) cross = true;
         if (d.flow !== FlowControl.Next || endsBlock(d) || insns.length >= maxInsns) return false;
         return !cross;
       });
@@ -328,19 +378,21 @@ export class Engine {
         throw fault(Vec.UD);
       }
       codes.push({ ip: start, insns });
-      crosses.push(cross);
+      info.push({ page: cp, cross });
       const last = insns[insns.length - 1];
-      // follow direct successors within the page
       const succ: bigint[] = [];
       if (last.flow === FlowControl.Next || last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.Call) succ.push(last.next);
       if ((last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.UnconditionalBranch) && isNear(last)) succ.push(last.branchTarget);
       for (const s of succ) {
-        if (s >= windowIp && s < ipPageEnd && !queued.has(s)) {
+        if (queued.has(s)) continue;
+        queued.add(s);
+        const inPage = s >= cp.windowIp && s < cp.ipEnd;
+        if (!inPage && pagesSeen.size >= MAX_BATCH_PAGES) continue;
+        if (inPage) {
           const sLo = Number(s & 0xffffffffn), sHi = Number(s >> 32n);
-          if (this.phys.has(`${phys - pageOff + Number(s - windowIp)}:${mode}:${csBase}:${sHi}:${sLo}`)) continue;
-          queued.add(s);
-          work.push(s);
+          if (this.phys.has(`${cp.physPage + Number(s - cp.windowIp)}:${mode}:${csBase}:${sHi}:${sLo}`)) continue;
         }
+        work.push(s);
       }
     }
     this.pendingHelperIds = [];
@@ -357,14 +409,18 @@ export class Engine {
     this.stats.blocksCompiled += codes.length;
     let first: Block | undefined;
     codes.forEach((c, i) => {
+      const { page: cp, cross } = info[i];
       const sLo = Number(c.ip & 0xffffffffn), sHi = Number(c.ip >> 32n);
-      const pages = crosses[i] && nextPhysPage >= 0 ? [page, nextPhysPage] : [page];
+      const pkey = `${cp.physPage + Number(c.ip - cp.windowIp)}:${mode}:${csBase}:${sHi}:${sLo}`;
+      if (i > 0) {
+        const old = this.phys.get(pkey);
+        if (old && old.valid) { modInfo.live--; return; } // already translated by an earlier batch: keep that one
+      }
+      const pages = cross && cp.nextPhysPage >= 0 ? [cp.physPage, cp.nextPhysPage] : [cp.physPage];
       const fn = inst.exports[`b${i}`] as () => void;
-      const bphys = page + Number(c.ip - windowIp);
-      const pkey = `${bphys}:${mode}:${csBase}:${sHi}:${sLo}`;
-      const bLinLo = (linLo - pageOff + Number(c.ip - windowIp)) >>> 0;
-      const linKeys = [Engine.linKey(bLinLo, linHi, fetchMask)];
-      if (crosses[i]) linKeys.push(Engine.linKey(((bLinLo & ~0xfff) + 0x1000) >>> 0, bLinLo >= 0xfffff000 ? linHi + 1 : linHi, 0xfff));
+      const bLinLo = (cp.linPage + Number(c.ip - cp.windowIp)) >>> 0;
+      const linKeys = [Engine.linKey(bLinLo, cp.linHi, cp.mask)];
+      if (cross) linKeys.push(Engine.linKey(((bLinLo & ~0xfff) + 0x1000) >>> 0, bLinLo >= 0xfffff000 ? cp.linHi + 1 : cp.linHi, 0xfff));
       const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, module: modInfo, pkey, chain: null, s0: null, s1: null, sEpoch: 0, linKeys, valid: true, slot: this.allocSlot(fn) };
       this.phys.set(pkey, b);
       for (const p of pages) {
