@@ -155,6 +155,13 @@ export class Cpu {
   readLin(addr: bigint, size: number, implicitSupervisor = false): bigint {
     let v = 0n;
     const a = BigInt.asUintN(64, addr);
+    const lo = Number(a & 0xffffffffn);
+    if ((size === 8 || size === 4 || size === 2 || size === 1) && (lo & 0xfff) + size <= 0x1000) {
+      // within one page: one walk, whole words (the common case: stack frames, descriptors, TSS fields)
+      const p = this.linToPhys(lo, Number(a >> 32n), false, implicitSupervisor);
+      if (size === 8) return BigInt(this.phys.read32(p)) | (BigInt(this.phys.read32(p + 4)) << 32n);
+      return BigInt(this.phys.read(p, size));
+    }
     // translate each page touched before reading (an access either completes or faults)
     const physs: number[] = [];
     for (let i = 0; i < size; i++) {
@@ -173,6 +180,18 @@ export class Cpu {
 
   writeLin(addr: bigint, size: number, value: bigint, implicitSupervisor = false): void {
     const a = BigInt.asUintN(64, addr);
+    const lo = Number(a & 0xffffffffn);
+    if ((size === 8 || size === 4 || size === 2 || size === 1) && (lo & 0xfff) + size <= 0x1000) {
+      const p = this.linToPhys(lo, Number(a >> 32n), true, implicitSupervisor);
+      const page = p - (p % GUEST_PAGE);
+      if (this.code.isCodePage(page)) this.code.invalidatePhysPage(page);
+      const v = BigInt.asUintN(64, value);
+      if (size === 8) {
+        this.phys.write32(p, Number(v & 0xffffffffn));
+        this.phys.write32(p + 4, Number(v >> 32n));
+      } else this.phys.write(p, size, Number(v & 0xffffffffn));
+      return;
+    }
     const physs: number[] = [];
     for (let i = 0; i < size; i++) {
       const x = BigInt.asUintN(64, a + BigInt(i));

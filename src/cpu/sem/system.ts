@@ -463,8 +463,7 @@ sys(M.Invlpg, (g) => {
   g.argFromAddr(A0, false, 1);
   g.callHelper(() => {
     if (cpu.cpl !== 0) throw fault(Vec.GP, 0);
-    const a = big(g, A0);
-    const lo = Number(a & 0xffffffffn), hi = Number(a >> 32n);
+    const lo = cpu.st.lo(A0), hi = cpu.st.hi(A0);
     cpu.tlb.flushPage(lo, hi);
     cpu.code.flushLinearPage(lo, hi);
   });
