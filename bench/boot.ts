@@ -27,7 +27,8 @@ if (!existsSync(join(IMAGES, 'debian.vhd'))) {
   process.stderr.write('bench boot: skipped: run npm run images first\n');
   process.exit(0);
 }
-const conf = spawnSync(process.execPath, [join(here, '../test/conformance/run.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
+// the runner's summary goes to stderr: stdout carries only this benchmark's JSON
+const conf = spawnSync(process.execPath, [join(here, '../test/conformance/run.js')], { stdio: ['ignore', 2, 2] });
 const results = JSON.parse(readFileSync(resolve('build/conformance/results.json'), 'utf8')) as { name: string; ok: boolean; seconds: number; toInitSeconds: number | null; instructions: number }[];
 const qemuSeconds: Record<string, number | null> = { bzImage: qemu('vmlinuz'), pvh: qemu('vmlinux'), disk: null };
 const out = results.map((r) => ({ ...r, qemuSeconds: qemuSeconds[r.name] ?? null, ratio: qemuSeconds[r.name] ? r.seconds / (qemuSeconds[r.name] as number) : null }));
