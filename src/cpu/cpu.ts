@@ -163,19 +163,25 @@ export class Cpu {
       return BigInt(this.phys.read(p, size));
     }
     // translate each page touched before reading (an access either completes or faults)
-    const physs: number[] = [];
-    for (let i = 0; i < size; i++) {
-      const x = BigInt.asUintN(64, a + BigInt(i));
-      if (i === 0 || (Number(x & 0xfffn) === 0)) physs.push(this.linToPhys(Number(x & 0xffffffffn), Number(x >> 32n), false, implicitSupervisor) - (i === 0 ? 0 : 0));
-    }
+    const physs = this.pagesOf(a, size, false, implicitSupervisor);
     let page = 0;
     let p = physs[0];
     for (let i = 0; i < size; i++) {
-      if (i > 0 && ((Number((a + BigInt(i)) & 0xfffn)) === 0)) p = physs[++page];
+      if (i > 0 && ((lo + i) & 0xfff) === 0) p = physs[++page];
       v |= BigInt(this.phys.read8(p)) << BigInt(8 * i);
       p++;
     }
     return v;
+  }
+
+  /** Physical address of the first byte, then of each page start, that an access of `size` bytes touches. */
+  private pagesOf(a: bigint, size: number, write: boolean, implicitSupervisor: boolean): number[] {
+    const physs: number[] = [];
+    for (let i = 0; i < size; i++) {
+      const x = BigInt.asUintN(64, a + BigInt(i));
+      if (i === 0 || Number(x & 0xfffn) === 0) physs.push(this.linToPhys(Number(x & 0xffffffffn), Number(x >> 32n), write, implicitSupervisor));
+    }
+    return physs;
   }
 
   writeLin(addr: bigint, size: number, value: bigint, implicitSupervisor = false): void {
@@ -192,15 +198,11 @@ export class Cpu {
       } else this.phys.write(p, size, Number(v & 0xffffffffn));
       return;
     }
-    const physs: number[] = [];
-    for (let i = 0; i < size; i++) {
-      const x = BigInt.asUintN(64, a + BigInt(i));
-      if (i === 0 || Number(x & 0xfffn) === 0) physs.push(this.linToPhys(Number(x & 0xffffffffn), Number(x >> 32n), true, implicitSupervisor));
-    }
+    const physs = this.pagesOf(a, size, true, implicitSupervisor);
     let page = 0;
     let p = physs[0];
     for (let i = 0; i < size; i++) {
-      if (i > 0 && Number((a + BigInt(i)) & 0xfffn) === 0) p = physs[++page];
+      if (i > 0 && ((lo + i) & 0xfff) === 0) p = physs[++page];
       this.physWrite8(p, Number((value >> BigInt(8 * i)) & 0xffn));
       p++;
     }
@@ -356,4 +358,3 @@ export class Cpu {
 }
 
 export { GuestFault };
-void ACC_USER;

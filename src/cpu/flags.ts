@@ -123,7 +123,7 @@ export function emitCond(f: FnBody, cc: number, kind: FK | -1, bytes: number, fl
   if (kind === -1 || kind === FK.NONE) {
     const tmp = f.local(T.i32);
     f.call(flagsGetFn).set(tmp);
-    const bit = (m: number, shift: number) => { f.get(tmp).i32(shift).i32ShrU().i32(1).i32And(); void m; };
+    const bit = (_flag: number, shift: number) => { f.get(tmp).i32(shift).i32ShrU().i32(1).i32And(); };
     switch (base) {
       case 0: bit(OF, 11); break;
       case 2: bit(CF, 0); break;

@@ -90,8 +90,6 @@ export class Engine {
   private nextSlot = 0;
   private readonly pages: number;
   readonly stats: EngineStats = { blocksCompiled: 0, modulesCompiled: 0, compileMs: 0, invalidations: 0, blocksExecuted: 0 };
-  /** Set when something outside the running block needs attention (IRQ raised, stop requested). */
-  eventPending = false;
 
   constructor(readonly cpu: Cpu) {
     const memory = cpu.memory;

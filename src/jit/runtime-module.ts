@@ -32,12 +32,11 @@ export interface RuntimeExports {
 
 const SIZES = [1, 2, 4, 8];
 
-function emitEntry(f: FnBody, va: number, size: number, e: number): void {
+function emitEntry(f: FnBody, va: number, e: number): void {
   // e = bank + ((va >> 12) & 4095) * 32
   f.i32(0).i32Load(TLB_BANK);
   f.get(va).i64(12, 0).i64ShrU().i32WrapI64().i32(4095).i32And().i32(5).i32Shl();
   f.i32Add().set(e);
-  void size;
 }
 
 function emitTag(f: FnBody, va: number, size: number): void {
@@ -49,7 +48,7 @@ function emitTag(f: FnBody, va: number, size: number): void {
 function emitRead(f: FnBody, size: number, self: number, missFn: number): void {
   const va = 0;
   const e = f.local(T.i32);
-  emitEntry(f, va, size, e);
+  emitEntry(f, va, e);
   f.get(e).i64Load(0);
   emitTag(f, va, size);
   f.i64Eq();
@@ -70,7 +69,7 @@ function emitRead(f: FnBody, size: number, self: number, missFn: number): void {
 function emitWrite(f: FnBody, size: number, self: number, missFn: number): void {
   const va = 0, v = 1;
   const e = f.local(T.i32);
-  emitEntry(f, va, size, e);
+  emitEntry(f, va, e);
   f.get(e).i64Load(8);
   emitTag(f, va, size);
   f.i64Eq();

@@ -53,7 +53,7 @@ export class Machine {
     };
     const control: MachineControl = {
       requestExit: (v) => { this.exitValue = v; this.stop('exit'); },
-      requestReset: (why) => { void why; this.resetCount++; this.stop('reset'); },
+      requestReset: () => { this.resetCount++; this.stop('reset'); },
       requestPowerOff: () => this.stop('poweroff'),
     };
     // ACPI tables live in the reserved BIOS area (0xF0000), so they cost bare-metal kernels nothing.
@@ -127,12 +127,10 @@ export class Machine {
       this.checkInterrupts();
       if (cpu.stopRequested) break;
       if (cpu.halted) {
+        // HLT with interrupts off can never wake (NMIs are taken above); else jump to the next timer
+        if (!(cpu.st.get32(L.RFLAGS) & IF)) { this.stop('halted'); break; }
         const next = this.clock.nextDeadline();
-        const canWake = next !== Infinity && ((cpu.st.get32(L.RFLAGS) & IF) !== 0 || true);
-        if (!canWake || !(cpu.st.get32(L.RFLAGS) & IF)) {
-          if (!(cpu.st.get32(L.RFLAGS) & IF)) { this.stop('halted'); break; }
-          return true; // waiting for host input
-        }
+        if (next === Infinity) return true; // waiting for host input
         this.clock.skipTo(next);
         continue;
       }
@@ -147,4 +145,3 @@ export class Machine {
   }
 }
 
-void resetCpu;

@@ -3,7 +3,6 @@ import { basename } from 'node:path';
 import { Machine, type StopReason } from './machine.js';
 import { loadKernel } from '../loader/index.js';
 import { UsageError } from '../cli/errors.js';
-import { mnemonicName } from '../jit/translate.js';
 import { describeCpu } from './describe.js';
 import { openImage, openSnapshot, DiskFormatError, type BlockDevice } from '../disk/index.js';
 import { findBootEntry } from '../loader/diskboot.js';
@@ -180,7 +179,6 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
   const instructions = cpu.st.icount;
   const exceptions: Record<number, number> = {};
   cpu.stats.exceptions.forEach((n, v) => { if (n) exceptions[v] = n; });
-  void mnemonicName;
   return {
     exitCode,
     reason,

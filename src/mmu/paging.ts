@@ -73,7 +73,6 @@ export class PageWalker {
     let allUser = true, allWrite = true, anyNx = false, global = false;
     let phys = 0, pageMask = 0xfff;
     let leafAddr = 0, leafLo = 0;
-    let wide = true;
 
     const check = (eLo: number, eHi: number, level: 'pml4' | 'pdpt' | 'pd' | 'pt' | 'pdpte32'): void => {
       if (!(eLo & PTE_P)) this.pf(lo, hi, errBase);
@@ -152,7 +151,6 @@ export class PageWalker {
         table = baseHi * 0x1_0000_0000 + ((eLo & 0xfffff000) >>> 0);
       }
     } else {
-      wide = false;
       const cr3 = st.lo(CR3) & 0xfffff000;
       const pdeA = (cr3 + (lo >>> 22) * 4) >>> 0;
       const pde = mem.read32(pdeA);
@@ -201,7 +199,6 @@ export class PageWalker {
       mem.write32(leafAddr, mem.read32(leafAddr) | PTE_D | PTE_A);
       dirty = true;
     }
-    void wide;
     o.phys = phys; o.user = allUser; o.writable = allWrite || (!user && !(cr0 & CR0_WP)); o.dirty = dirty; o.global = global; o.pageMask = pageMask;
     return o;
   }

@@ -5,7 +5,6 @@ import { Gen, maskOf } from './gen.js';
 import { FK } from '../flags.js';
 import { CF, ZF, OF, SF, PF, AF, ARITH } from '../flags.js';
 import { RET64, RFLAGS } from '../state-layout.js';
-import { REG } from '../regs.js';
 
 const M = Mnemonic;
 
@@ -17,11 +16,6 @@ function signExtend(g: Gen, bytes: number): void {
   if (bytes === 1) g.f.i64Extend8S();
   else if (bytes === 2) g.f.i64Extend16S();
   else if (bytes === 4) g.f.i64Extend32S();
-}
-
-function signBitConst(g: Gen, bytes: number): void {
-  if (bytes === 8) g.f.i64(0, 0x80000000 | 0);
-  else g.f.i64(bytes === 4 ? 0x80000000 | 0 : 1 << (bytes * 8 - 1), 0);
 }
 
 type BinOp = 'add' | 'adc' | 'sub' | 'sbb' | 'and' | 'or' | 'xor';
@@ -451,13 +445,11 @@ def(M.Bswap, (g) => {
 // ---- data movement --------------------------------------------------------------------------
 
 def(M.Mov, (g) => {
-  const d = g.insn;
   const f = g.f;
   const n = g.opBytes(0) || g.opBytes(1);
   const v = g.tmp64();
   g.readOp(1, n); f.set(v);
   g.writeOp(0, v, n);
-  void d;
 });
 
 def([M.Movzx, M.Movsx, M.Movsxd], (g) => {
@@ -554,11 +546,9 @@ def([M.Cmpxchg8b, M.Cmpxchg16b], (g) => {
 });
 
 
-const CC_OF: Record<number, number> = {};
 // SETcc / CMOVcc / Jcc mnemonics map to condition codes 0-15 (O NO B AE E NE BE A S NS P NP L GE LE G).
 export const SETCC = [M.Seto, M.Setno, M.Setb, M.Setae, M.Sete, M.Setne, M.Setbe, M.Seta, M.Sets, M.Setns, M.Setp, M.Setnp, M.Setl, M.Setge, M.Setle, M.Setg];
 export const CMOVCC = [M.Cmovo, M.Cmovno, M.Cmovb, M.Cmovae, M.Cmove, M.Cmovne, M.Cmovbe, M.Cmova, M.Cmovs, M.Cmovns, M.Cmovp, M.Cmovnp, M.Cmovl, M.Cmovge, M.Cmovle, M.Cmovg];
-void CC_OF;
 
 SETCC.forEach((m, cc) => def(m, (g) => {
   const v = g.tmp64();
@@ -646,7 +636,6 @@ def(M.Movbe, (g) => {
   g.writeOp(0, r, n);
 });
 
-void REG; void signBitConst;
 
 /** ADCX / ADOX: add with carry through CF (resp. OF) only; no other flag changes. */
 function addCarryFlag(flagBit: number) {

@@ -134,12 +134,10 @@ def([M.Pushf, M.Pushfd, M.Pushfq], (g) => {
 
 def(M.Leave, (g) => {
   const sz = stackAddrSize(g);
-  const n = g.insn.stackInc === 0 ? 8 : 0; void n;
   const bp = g.tmp64();
   g.getGprWidth(5, sz); g.f.set(bp);
   g.setGprWidthFrom(4, sz, bp);
-  // operand size from the code: popped size = the rest of the stack increment beyond the frame
-  const size = g.is64 ? (g.insn.code === undefined ? 8 : leaveSize(g)) : leaveSize(g);
+  const size = leaveSize(g);
   const v = pop(g, size);
   g.setGprWidthFrom(5, size, v);
 });
@@ -153,4 +151,3 @@ function leaveSize(g: Gen): number {
   return def32 !== has66 ? 4 : 2;
 }
 
-void RFLAGS; void Register;

@@ -77,7 +77,6 @@ function strOp(elemBytes: (g: Gen) => number, body: Body, cmpKind: 'none' | 'rep
 }
 
 const elem = (g: Gen) => MEMSIZE_BYTES[g.insn.memSize] || (g.opBytes(0));
-const elemAcc = (g: Gen) => g.opBytes(0) || 1;
 
 def(M.Movsb === undefined ? [] : [M.Movsb, M.Movsw, M.Movsd, M.Movsq], strOp(elem, (g, c) => {
   const v = g.tmp64();
@@ -145,4 +144,3 @@ def([M.Outsb, M.Outsw, M.Outsd], strOp(elem, (g, c) => {
   advance(g, 6, c);
 }, 'none'));
 
-void elemAcc;

@@ -4,7 +4,7 @@ import { Mnemonic, OpKind, Register, Code } from '../iced.js';
 import { def } from './table.js';
 import type { Gen } from './gen.js';
 import { jmpNear, callNear, popGeneral, isNearTarget } from './control.js';
-import { push, pop } from './stack.js';
+import { push, pop, peek, stackAddrSize } from './stack.js';
 import * as L from '../state-layout.js';
 import { HELPER_ARG0, HELPER_ARG1, RIP } from '../state-layout.js';
 import { REG, RegClass } from '../regs.js';
@@ -112,31 +112,19 @@ sys(M.Pop, (g) => {
     const seg = REG[d.opReg[0]].idx;
     const cpu = g.cpu;
     const n = d.stackInc;
-    const sp = g.tmp64();
-    const v = peekTop(g, n);
+    const v = peek(g, n, 0);
     g.f.i32(0).get(v).i64Store(A0);
     g.callHelper(() => {
       loadDataSeg(cpu, seg, Number(big(g, A0) & 0xffffn));
       if (seg === Seg.SS) cpu.intShadow = true;
       cpu.updateMode();
     });
-    void sp;
     pop(g, n);
     g.endAfter = true;
     return;
   }
   popGeneral(g);
 }, false);
-
-function peekTop(g: Gen, n: number): number {
-  const v = g.tmp64(), a = g.tmp64();
-  const sz = g.is64 ? 8 : g.mode & (1 << 6) ? 4 : 2;
-  g.getGprWidth(4, sz);
-  g.linearize(2, n, false);
-  g.f.set(a);
-  g.load(a, n); g.f.set(v);
-  return v;
-}
 
 function loadFarPointer(mn: number, seg: number) {
   sys(mn, (g) => {
@@ -285,7 +273,7 @@ sys(M.Sti, (g) => {
 sys([M.Popf, M.Popfd, M.Popfq], (g) => {
   const cpu = g.cpu;
   const n = g.insn.stackInc;
-  const v = peekTop(g, n);
+  const v = peek(g, n, 0);
   g.f.i32(0).get(v).i64Store(A0);
   g.callHelper(() => {
     const old = cpu.getRflags();
@@ -547,7 +535,7 @@ sys(M.Enter, (g) => {
   const size = g.is64 ? (d.bytes.includes(0x66) ? 2 : 8) : d.bitness === 32 !== d.bytes.slice(0, d.bytes.length - 4).includes(0x66) ? 4 : 2;
   const alloc = Number(d.imm[0]) & 0xffff;
   const level = Number(d.imm[1]) & 31;
-  const sz = g.is64 ? 8 : g.mode & (1 << 6) ? 4 : 2;
+  const sz = stackAddrSize(g);
   const bp = g.tmp64(), frame = g.tmp64();
   g.getGprWidth(5, size); f.set(bp);
   push(g, bp, size);
@@ -584,4 +572,3 @@ for (const [name, v] of Object.entries(Code)) {
 }
 export function isFar(code: number): boolean { return FAR_CODES.has(code); }
 
-void NT; void RF; void ID;

@@ -7,7 +7,8 @@ import { FEATURES } from './cpuid.js';
 
 /** CR4 bits we implement; setting any other bit is #GP(0). */
 export function cr4Allowed(): number {
-  let m = 0x1 /*VME*/ * 0 | 0x2 * 0 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 * 0 | 0x20000 | 0x100000 | 0x200000;
+  // TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP PCIDE SMEP SMAP (no VME/PVI: no virtual-8086; no FSGSBASE)
+  let m = 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x100 | 0x200 | 0x400 | 0x800 | 0x20000 | 0x100000 | 0x200000;
   if (FEATURES.xsave) m |= 0x40000;
   if (FEATURES.vmx) m |= 0x2000;
   return m;

@@ -20,7 +20,7 @@ function setSp(cpu: Cpu, v: bigint, mask: bigint): void {
   st.setGpr(4, mask === 0xffffn ? (st.gpr(4) & ~0xffffn) | (v & 0xffffn) : v & mask);
 }
 
-function checkCodeTarget(cpu: Cpu, sel: number, d: Descriptor, forCall: boolean): void {
+function checkCodeTarget(cpu: Cpu, sel: number, d: Descriptor): void {
   const a = descAttr(d);
   const cpl = cpu.cpl;
   if (!(a & ATTR_S) || !(a & 8)) throw fault(Vec.GP, sel & 0xfffc);
@@ -28,7 +28,6 @@ function checkCodeTarget(cpu: Cpu, sel: number, d: Descriptor, forCall: boolean)
   else if ((sel & 3) > cpl || dpl(a) !== cpl) throw fault(Vec.GP, sel & 0xfffc);
   if (!(a & ATTR_P)) throw fault(Vec.NP, sel & 0xfffc);
   if (cpu.inLongMode && (a & ATTR_L) && (a & (1 << 14))) throw fault(Vec.GP, sel & 0xfffc);
-  void forCall;
 }
 
 function checkTargetIp(cpu: Cpu, d: Descriptor, ip: bigint): void {
@@ -70,7 +69,7 @@ export function jmpFar(cpu: Cpu, sel: number, off: bigint): void {
   const d = readDescriptor(cpu, sel);
   const a = descAttr(d);
   if (a & ATTR_S) {
-    checkCodeTarget(cpu, sel, d, false);
+    checkCodeTarget(cpu, sel, d);
     checkTargetIp(cpu, d, off);
     setCs(cpu, sel, d, cpu.cpl);
     st.rip = off;
@@ -108,7 +107,7 @@ export function callFar(cpu: Cpu, sel: number, off: bigint, size: number, next: 
   const d = readDescriptor(cpu, sel);
   const a = descAttr(d);
   if (a & ATTR_S) {
-    checkCodeTarget(cpu, sel, d, true);
+    checkCodeTarget(cpu, sel, d);
     checkTargetIp(cpu, d, off);
     const m = spMask(cpu);
     let sp = st.gpr(4) & m;
@@ -210,4 +209,3 @@ export function retFar(cpu: Cpu, size: number, imm: number): void {
   cpu.updateMode();
 }
 
-void markAccessed; void descBase;

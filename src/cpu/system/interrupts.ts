@@ -314,4 +314,3 @@ export function nullifyDataSegs(cpu: Cpu, newCpl: number): void {
   }
 }
 
-void RIP; void GPR;

@@ -10,10 +10,6 @@ const CANON = (v: bigint): boolean => {
   return top === 0n || top === -1n;
 };
 
-const SIMPLE: Record<number, number> = {
-  0x81: L.STAR - 0, // placeholder keys fixed below
-};
-void SIMPLE;
 
 /** MSRs stored as plain 64-bit fields in the state block. */
 const STORED: Map<number, number> = new Map([

@@ -66,7 +66,7 @@ export function loadRealSeg(cpu: Cpu, seg: number, sel: number): void {
   const vm86 = (st.mode & MODE_VM86) !== 0;
   let attr = st.segAttr(seg) & ~ATTR_UNUSABLE;
   let limit = st.segLimit(seg);
-  if (vm86) { attr = 0xf3 | (seg === Seg.CS ? 0 : 0); limit = 0xffff; }
+  if (vm86) { attr = 0xf3; limit = 0xffff; }
   if (seg === Seg.CS && !vm86) attr = (attr & ~0xff) | 0x9b;
   attr |= ATTR_P | ATTR_S;
   st.setSeg(seg, sel, BigInt((sel & 0xffff) << 4), limit, attr);
@@ -115,4 +115,3 @@ export function setFlatSeg(cpu: Cpu, seg: number, sel: number, code: boolean, dp
   cpu.st.setSeg(seg, sel, 0n, 0xffffffff, attr);
 }
 
-void ATTR_DB;

@@ -92,4 +92,3 @@ export function segInfo(cpu: Cpu, sel: number, what: 'lar' | 'lsl' | 'verr' | 'v
   return what === 'lar' ? (d.hi & 0x00f0ff00) >>> 0 : descLimit(d);
 }
 
-void ATTR_P;
