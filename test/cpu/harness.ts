@@ -254,3 +254,26 @@ export function prng(seed: number): () => number {
 }
 
 export const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/**
+ * Run every case natively and under vmrun; `compare` adds a line to `bad` for each difference that
+ * matters for that suite. A fault under vmrun is always a difference. Returns the list of differences.
+ */
+export function diffAgainstNative(cases: DiffInput[], compare: (c: DiffInput, e: DiffOutput, n: DiffOutput, bad: string[]) => void): string[] {
+  const nat = runNative(cases);
+  const bad: string[] = [];
+  cases.forEach((c, k) => {
+    const e = runEmu(c);
+    if (e.fault !== -1) { bad.push(`${c.code}: fault ${e.fault}`); return; }
+    compare(c, e, nat[k], bad);
+  });
+  return bad;
+}
+
+/** One line per XMM register that differs, labelled by `label` (and `extra(i)` when given). */
+export function diffXmm(label: string, e: DiffOutput, n: DiffOutput, bad: string[], extra?: (i: number) => string): void {
+  for (let i = 0; i < 16; i++) {
+    const a = hex(e.xmm.slice(i * 16, i * 16 + 16)), b = hex(n.xmm.slice(i * 16, i * 16 + 16));
+    if (a !== b) bad.push(`${label}: xmm${i} emu ${a} native ${b}${extra ? extra(i) : ''}`);
+  }
+}

@@ -1,7 +1,7 @@
 // SSE/SSE2/SSE3 floating point against native execution: NaN propagation, default NaN, signed
 // zeros, infinities, denormals, integer indefinite, MXCSR rounding and the IE/ZE flags.
 import { describe, it, expect } from 'vitest';
-import { run, runEmu, runNative, canNative, prng, hex, hasAs, setXmmF64, setXmmU32, xmmU32, xmmU64, f32bits, type DiffInput } from './harness.js';
+import { run, diffAgainstNative, diffXmm, canNative, prng, hex, hasAs, setXmmF64, setXmmU32, xmmU32, xmmU64, f32bits, type DiffInput } from './harness.js';
 
 const S32 = [0, 0x80000000, 0x3f800000, 0xbf800000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7fa00001, 0xff812345,
   0x00000001, 0x807fffff, 0x3fc00000, 0x40200000, 0xc0200000, 0x4f000000, 0xcf000000, 0x4effffff, 0x5f000000, 0xdf000000, 0x7f7fffff, 0x3eaaaaab];
@@ -66,17 +66,8 @@ function cases(): DiffInput[] {
 
 describe('SSE floating point', () => {
   it.skipIf(!canNative)('matches native execution (results, IE/ZE flags, RFLAGS)', () => {
-    const cs = cases();
-    const nat = runNative(cs);
-    const bad: string[] = [];
-    cs.forEach((c, k) => {
-      const e = runEmu(c);
-      const n = nat[k];
-      if (e.fault !== -1) { bad.push(`${c.code}: fault ${e.fault}`); return; }
-      for (let i = 0; i < 16; i++) {
-        const a = hex(e.xmm.slice(i * 16, i * 16 + 16)), b = hex(n.xmm.slice(i * 16, i * 16 + 16));
-        if (a !== b) bad.push(`${c.code.split('\n').pop()}: xmm${i} emu ${a} native ${b} (inputs ${hex(c.xmm!.slice(i * 16, i * 16 + 16))})`);
-      }
+    const bad = diffAgainstNative(cases(), (c, e, n, bad) => {
+      diffXmm(c.code.split('\n').pop()!, e, n, bad, (i) => ` (inputs ${hex(c.xmm!.slice(i * 16, i * 16 + 16))})`);
       for (let i = 0; i < 15; i++) if (i !== 4 && e.gpr[i] !== n.gpr[i]) bad.push(`${c.code}: gpr${i} emu ${e.gpr[i].toString(16)} native ${n.gpr[i].toString(16)}`);
       const cvt = /cvtt?s[sd]2si/.test(c.code);
       const mask = cvt ? 0x25 : 0x5; // IE ZE (+PE for scalar float→int)

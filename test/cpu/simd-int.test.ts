@@ -1,7 +1,7 @@
 // SSE2 integer, logic, shuffle and move instructions against native execution (and fixed vectors
 // where no native CPU is available).
 import { describe, it, expect } from 'vitest';
-import { run, runEmu, runNative, canNative, prng, hex, hasAs, setXmmU64, xmmU64, xmmU32, DATA, type DiffInput } from './harness.js';
+import { run, diffAgainstNative, diffXmm, canNative, prng, hex, hasAs, setXmmU64, xmmU64, xmmU32, DATA, type DiffInput } from './harness.js';
 
 const OPS2 = [
   'paddb', 'paddw', 'paddd', 'paddq', 'psubb', 'psubw', 'psubd', 'psubq', 'paddsb', 'paddsw', 'paddusb', 'paddusw',
@@ -80,16 +80,8 @@ function cases(): DiffInput[] {
 
 describe('SSE2 integer and move instructions', () => {
   it.skipIf(!canNative)('match native execution', () => {
-    const cs = cases();
-    const nat = runNative(cs);
-    const bad: string[] = [];
-    cs.forEach((c, k) => {
-      const e = runEmu(c);
-      const n = nat[k];
-      if (e.fault !== -1) { bad.push(`${c.code}: fault ${e.fault}`); return; }
-      if (hex(e.xmm) !== hex(n.xmm)) {
-        for (let i = 0; i < 16; i++) if (hex(e.xmm.slice(i * 16, i * 16 + 16)) !== hex(n.xmm.slice(i * 16, i * 16 + 16))) bad.push(`${c.code}: xmm${i} emu ${hex(e.xmm.slice(i * 16, i * 16 + 16))} native ${hex(n.xmm.slice(i * 16, i * 16 + 16))}`);
-      }
+    const bad = diffAgainstNative(cases(), (c, e, n, bad) => {
+      diffXmm(c.code, e, n, bad);
       for (let i = 0; i < 16; i++) if (i !== 4 && i !== 15 && !(i === 7 && c.code.includes('lea rdi')) && e.gpr[i] !== n.gpr[i]) bad.push(`${c.code}: gpr${i} emu ${e.gpr[i].toString(16)} native ${n.gpr[i].toString(16)}`);
       if (hex(e.data.slice(0, 512)) !== hex(n.data.slice(0, 512))) bad.push(`${c.code}: data emu ${hex(e.data.slice(0, 160))}\n native ${hex(n.data.slice(0, 160))}`);
     });

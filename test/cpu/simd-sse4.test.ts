@@ -1,6 +1,6 @@
 // SSSE3, SSE4.1 and SSE4.2 against native execution.
 import { describe, it, expect } from 'vitest';
-import { runEmu, runNative, canNative, prng, hex, type DiffInput } from './harness.js';
+import { diffAgainstNative, diffXmm, canNative, prng, hex, type DiffInput } from './harness.js';
 
 const SPECIAL32 = [0, 0x80000000, 0x3fc00000, 0xbfc00000, 0x40200000, 0x7f800000, 0x7fa00000, 0xffc00001, 0x3f000000, 0xbf000000, 0x4b000001, 0x7fffffff, 0x8000, 0xffff8000, 0x00010000];
 
@@ -60,17 +60,8 @@ function cases(): DiffInput[] {
 
 describe('SSSE3 / SSE4.1 / SSE4.2', () => {
   it.skipIf(!canNative)('match native execution', () => {
-    const cs = cases();
-    const nat = runNative(cs);
-    const bad: string[] = [];
-    cs.forEach((c, k) => {
-      const e = runEmu(c);
-      const n = nat[k];
-      if (e.fault !== -1) { bad.push(`${c.code}: fault ${e.fault}`); return; }
-      for (let i = 0; i < 16; i++) {
-        const a = hex(e.xmm.slice(i * 16, i * 16 + 16)), b = hex(n.xmm.slice(i * 16, i * 16 + 16));
-        if (a !== b) bad.push(`${c.code.split('\n')[0]}: xmm${i} emu ${a} native ${b}`);
-      }
+    const bad = diffAgainstNative(cases(), (c, e, n, bad) => {
+      diffXmm(c.code.split('\n')[0], e, n, bad);
       for (let i = 0; i < 15; i++) if (i !== 4 && e.gpr[i] !== n.gpr[i]) bad.push(`${c.code.split('\n').slice(0, 2).join(';')}: gpr${i} emu ${e.gpr[i].toString(16)} native ${n.gpr[i].toString(16)}`);
       if (hex(e.data.slice(0, 256)) !== hex(n.data.slice(0, 256))) bad.push(`${c.code}: data ${hex(e.data.slice(64, 72))} vs ${hex(n.data.slice(64, 72))}`);
     });

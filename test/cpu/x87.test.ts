@@ -2,7 +2,7 @@
 // emulator computes in doubles), plus status/tag/control words, stack faults, integer stores under
 // every rounding mode, and the FSTENV/FSAVE/FXSAVE/XSAVE images.
 import { describe, it, expect } from 'vitest';
-import { run, runEmu, runNative, canNative, hex, hasAs, readData, type DiffInput } from './harness.js';
+import { run, diffAgainstNative, diffXmm, canNative, hex, hasAs, readData, type DiffInput } from './harness.js';
 
 function dataOf(vals: number[], ints: bigint[] = []): Uint8Array {
   const d = new Uint8Array(512);
@@ -76,13 +76,7 @@ function maskPointers(code: string, d: Uint8Array): Uint8Array {
 
 describe('x87', () => {
   it.skipIf(!canNative)('matches native execution on exactly representable values', () => {
-    const cs = cases();
-    const nat = runNative(cs);
-    const bad: string[] = [];
-    cs.forEach((c, k) => {
-      const e = runEmu(c);
-      const n = nat[k];
-      if (e.fault !== -1) { bad.push(`${c.code}: fault ${e.fault}`); return; }
+    const bad = diffAgainstNative(cases(), (c, e, n, bad) => {
       // status words: PE, UE, OE, DE and C1 (rounded up) depend on 80-bit precision and are not modelled
       const sw = (v: bigint): bigint => v & ~0x23an;
       for (const i of [0, 1, 3]) if (sw(e.gpr[i]) !== sw(n.gpr[i])) bad.push(`${c.code}: gpr${i} emu ${e.gpr[i].toString(16)} native ${n.gpr[i].toString(16)}`);
