@@ -73,6 +73,14 @@ export class SparseVhd implements BlockDevice {
 
   read(buf: Uint8Array, offset: number): void {
     checkRange(this, offset, buf.length);
+    this.forEachBlock(buf, offset, (part, pos, blk, inBlock, entry) => {
+      if (entry === UNUSED_BAT_ENTRY) this.readBacking(part, pos);
+      else this.readAllocated(part, blk, entry, inBlock);
+    });
+  }
+
+  /** Split a byte range at block boundaries: (piece, disk offset, block, offset in block, BAT entry). */
+  private forEachBlock(buf: Uint8Array, offset: number, fn: (part: Uint8Array, pos: number, blk: number, inBlock: number, entry: number) => void): void {
     const bs = this.blockSize;
     let done = 0;
     while (done < buf.length) {
@@ -80,10 +88,7 @@ export class SparseVhd implements BlockDevice {
       const blk = Math.floor(pos / bs);
       const inBlock = pos - blk * bs;
       const n = Math.min(buf.length - done, bs - inBlock);
-      const part = buf.subarray(done, done + n);
-      const entry = this.bat[blk]!;
-      if (entry === UNUSED_BAT_ENTRY) this.readBacking(part, pos);
-      else this.readAllocated(part, blk, entry, inBlock);
+      fn(buf.subarray(done, done + n), pos, blk, inBlock, this.bat[blk]!);
       done += n;
     }
   }
@@ -141,19 +146,10 @@ export class SparseVhd implements BlockDevice {
     if (this.parent && (offset % COW_GRAIN !== 0 || buf.length % COW_GRAIN !== 0)) {
       ({ buf, offset } = this.widenToGrain(buf, offset));
     }
-    const bs = this.blockSize;
-    let done = 0;
-    while (done < buf.length) {
-      const pos = offset + done;
-      const blk = Math.floor(pos / bs);
-      const inBlock = pos - blk * bs;
-      const n = Math.min(buf.length - done, bs - inBlock);
-      const part = buf.subarray(done, done + n);
-      const entry = this.bat[blk]!;
+    this.forEachBlock(buf, offset, (part, _pos, blk, inBlock, entry) => {
       if (entry === UNUSED_BAT_ENTRY) this.allocate(blk, part, inBlock);
       else this.writeAllocated(blk, entry, part, inBlock);
-      done += n;
-    }
+    });
   }
 
   /**
