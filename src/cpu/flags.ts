@@ -2,7 +2,7 @@
 // (FLAG_OP/RES/A/B/AUX); flags are computed only when read. Inside a block the translator knows
 // the last operation statically and computes just the needed condition; elsewhere the generic
 // materializer (runtime module) folds the lazy state into RFLAGS.
-import { FnBody, T } from '../jit/wasm/encoder.js';
+import { FnBody, T, type TableFn } from '../jit/wasm/encoder.js';
 import { FLAG_OP, FLAG_RES, FLAG_A, FLAG_B, FLAG_AUX, RFLAGS } from './state-layout.js';
 
 export const enum FK { NONE = 0, ADD = 1, ADC = 2, SUB = 3, SBB = 4, LOGIC = 5, INC = 6, DEC = 7, SHL = 8, SHR = 9, SAR = 10, MUL = 11, SHRD = 12 }
@@ -117,12 +117,12 @@ export function emitFlag(f: FnBody, flag: number, kind: FK, bytes: number): void
  * with the lazy state's kind statically known (kind !== NONE) or not (then read materialized RFLAGS
  * through `flagsGetFn`, which returns RFLAGS' low 32 bits).
  */
-export function emitCond(f: FnBody, cc: number, kind: FK | -1, bytes: number, flagsGetFn: number): void {
+export function emitCond(f: FnBody, cc: number, kind: FK | -1, bytes: number, flagsGetFn: TableFn): void {
   const neg = (cc & 1) !== 0;
   const base = cc & ~1;
   if (kind === -1 || kind === FK.NONE) {
     const tmp = f.local(T.i32);
-    f.call(flagsGetFn).set(tmp);
+    f.callTable(flagsGetFn).set(tmp);
     const bit = (_flag: number, shift: number) => { f.get(tmp).i32(shift).i32ShrU().i32(1).i32And(); };
     switch (base) {
       case 0: bit(OF, 11); break;

@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import { Cpu } from '../cpu/cpu.js';
 import * as L from '../cpu/state-layout.js';
-import { buildRuntimeModule } from './runtime-module.js';
+import { buildRuntimeModule, RT_NAMES } from './runtime-module.js';
 import { translateBlocks, mnemonicName, jumpCacheIndex, type BlockCode } from './translate.js';
 import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
@@ -86,6 +86,9 @@ export class Engine {
   private readonly u32: Uint32Array;
   private readonly jc: Uint32Array;
   private readonly table = new WebAssembly.Table({ element: 'anyfunc', initial: 4096 });
+  /** The runtime functions block modules reach through their imported table (see RT_SIGS). */
+  private readonly rtFns: Function[];
+  private rtTableUses = 0;
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private readonly pages: number;
@@ -98,35 +101,47 @@ export class Engine {
     this.jc = new Uint32Array(memory.buffer, JUMP_CACHE_BASE, (JUMP_CACHE_ENTRIES * JUMP_CACHE_ENTRY_SIZE) / 4);
     this.jc.fill(0xffffffff);
     const rtBytes = buildRuntimeModule(this.pages, this.pages);
+    const kick = () => cpu.kick();
     this.rt = new WebAssembly.Instance(new WebAssembly.Module(rtBytes), {
       env: { mem: memory, tbl: this.table },
       js: {
         tlb_miss_read: (lo: number, hi: number, size: number) => cpu.tlbMissRead(lo, hi, size),
         tlb_miss_write: (lo: number, hi: number, size: number, vlo: number, vhi: number) => cpu.tlbMissWrite(lo, hi, size, vlo, vhi),
         raise: (v: number, e: number) => { throw fault(v, e); },
-      },
-    });
-    const rx = this.rt.exports as Record<string, Function>;
-    cpu.flagsGet = rx.flags_get as () => number;
-    const kick = () => cpu.kick();
-    this.imports = {
-      env: { mem: memory },
-      rt: { dispatch: rx.dispatch, rd8: rx.rd8, rd16: rx.rd16, rd32: rx.rd32, rd64: rx.rd64, wr8: rx.wr8, wr16: rx.wr16, wr32: rx.wr32, wr64: rx.wr64, flags_get: rx.flags_get, mul128: rx.mul128, div128: rx.div128 },
-      js: {
         // Helpers and I/O may change interrupt state or stop the machine: return to the dispatcher.
         helper: (id: number) => { kick(); this.helpers[id]!(); },
         io_in: (port: number, size: number) => { kick(); return cpu.ioIn(port, size); },
         io_out: (port: number, size: number, v: number) => { kick(); cpu.ioOut(port, size, v); },
-        raise: (v: number, e: number) => { throw fault(v, e); },
         seg_check: (seg: number, off: number, size: number, write: number) => segCheck(cpu, seg, off >>> 0, size, write !== 0),
       },
-    };
+    });
+    const rx = this.rt.exports as Record<string, Function>;
+    cpu.flagsGet = rx.flags_get as () => number;
+    this.rtFns = RT_NAMES.map((name) => rx[name]);
+    this.imports = { env: { mem: memory, rt: this.newRtTable() } };
     cpu.code = {
       isCodePage: (p) => this.byPage.has(p),
       invalidatePhysPage: (p) => this.invalidatePage(p),
       flushLinear: () => this.flushLinear(),
       flushLinearPage: (lo, hi) => this.flushLinearPage(lo, hi),
     };
+  }
+
+  /**
+   * A fresh runtime table. V8 links every instance that imports a table into that table's list of
+   * users and instantiation walks the list: past ~1,000 importers each new instance costs 100+ µs
+   * more. Block modules therefore share a table only in groups (see instantiate).
+   */
+  private newRtTable(): WebAssembly.Table {
+    const t = new WebAssembly.Table({ element: 'anyfunc', initial: this.rtFns.length });
+    this.rtFns.forEach((fn, slot) => t.set(slot, fn));
+    this.rtTableUses = 0;
+    return t;
+  }
+
+  private instantiate(mod: WebAssembly.Module): WebAssembly.Instance {
+    if (++this.rtTableUses > 512) (this.imports.env as Record<string, unknown>).rt = this.newRtTable();
+    return new WebAssembly.Instance(mod, this.imports);
   }
 
   /** Runtime exports (flags_get, rd/wr, …), e.g. for tests. */
@@ -402,7 +417,7 @@ export class Engine {
     } catch (e) {
       throw new Error(`code generation bug: ${this.findBadInsn(codes, mode)}: ${(e as Error).message}`);
     }
-    const inst = new WebAssembly.Instance(mod, this.imports);
+    const inst = this.instantiate(mod);
     this.stats.modulesCompiled++;
     this.stats.blocksCompiled += codes.length;
     let first: Block | undefined;

@@ -21,6 +21,34 @@ export interface RuntimeImports {
   raise(vector: number, err: number): void;
 }
 
+/**
+ * The runtime table: block modules import it as their table 0 and reach every runtime function
+ * through `call_indirect` at these constant slots. They import no functions at all: V8 compiles
+ * import-call wrappers for every imported function signature of every module it compiles, which
+ * cost more than the blocks themselves (~200 µs a module). The table is filled once, never changed.
+ */
+export const RT_SIGS = {
+  rd8: [[T.i64], [T.i64]], rd16: [[T.i64], [T.i64]], rd32: [[T.i64], [T.i64]], rd64: [[T.i64], [T.i64]],
+  wr8: [[T.i64, T.i64], []], wr16: [[T.i64, T.i64], []], wr32: [[T.i64, T.i64], []], wr64: [[T.i64, T.i64], []],
+  flags_get: [[], [T.i32]],
+  mul128: [[T.i64, T.i64, T.i32], [T.i64]],
+  div128: [[T.i64, T.i64, T.i64, T.i32, T.i32], [T.i64]],
+  dispatch: [[], []],
+  helper: [[T.i32], []],
+  io_in: [[T.i32, T.i32], [T.i32]],
+  io_out: [[T.i32, T.i32, T.i32], []],
+  raise: [[T.i32, T.i32], []],
+  seg_check: [[T.i32, T.i32, T.i32, T.i32], []],
+};
+export type RtName = keyof typeof RT_SIGS;
+/** Parameter and result types of runtime function `name`. */
+export const rtSig = (name: RtName): [T[], T[]] => RT_SIGS[name] as [T[], T[]];
+export const RT_NAMES = Object.keys(RT_SIGS) as RtName[];
+export const rtSlot = (name: RtName): number => RT_NAMES.indexOf(name);
+
+/** JavaScript functions the runtime module wraps for block modules (the Engine provides them). */
+const JS_TRAMPOLINES: RtName[] = ['helper', 'io_in', 'io_out', 'seg_check'];
+
 export interface RuntimeExports {
   rd8: Function; rd16: Function; rd32: Function; rd64: Function;
   wr8: Function; wr16: Function; wr32: Function; wr64: Function;
@@ -206,6 +234,15 @@ export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array<
   const missRead = m.importFunction('js', 'tlb_miss_read', [T.i32, T.i32, T.i32], [T.i32]);
   const missWrite = m.importFunction('js', 'tlb_miss_write', [T.i32, T.i32, T.i32, T.i32, T.i32], [T.i32]);
   const raise = m.importFunction('js', 'raise', [T.i32, T.i32], []);
+  const jsFns = JS_TRAMPOLINES.map((name) => m.importFunction('js', name, ...rtSig(name)));
+  // Exported Wasm functions that forward to the JavaScript imports (a table holds only Wasm functions).
+  const forward = (name: RtName, target: number) => {
+    const [params, results] = rtSig(name);
+    const f = new FnBody(params.length);
+    for (let i = 0; i < params.length; i++) f.get(i);
+    f.returnCall(target);
+    m.addFunction(params, results, f, name);
+  };
   for (const s of SIZES) {
     const idx = m.declareFunction([T.i64], [T.i64], `rd${s * 8}`);
     const f = new FnBody(1);
@@ -238,5 +275,7 @@ export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array<
     emitDispatch(f, m.typeIndex([], []));
     m.addFunction([], [], f, 'dispatch');
   }
+  JS_TRAMPOLINES.forEach((name, i) => forward(name, jsFns[i]));
+  forward('raise', raise);
   return m.emit();
 }

@@ -1,4 +1,5 @@
-import { ModuleBuilder, FnBody, T } from './wasm/encoder.js';
+import { ModuleBuilder, FnBody, type TableFn } from './wasm/encoder.js';
+import { RT_NAMES, rtSig, rtSlot, type RtName } from './runtime-module.js';
 import { Gen, type RtFns, type HelperFn } from '../cpu/sem/gen.js';
 import { SEM } from '../cpu/sem/table.js';
 import type { Insn } from '../cpu/decode.js';
@@ -37,8 +38,19 @@ export const mnemonicName = (m: number): string => MNEMONIC_NAME[m] ?? `#${m}`;
  * runtime instance imports the function table: V8 keeps a dispatch table per importing instance, so
  * a table shared by thousands of block modules would make every table update cost O(modules).
  */
-function emitChain(f: FnBody, dispatchFn: number): void {
-  f.returnCall(dispatchFn);
+function emitChain(f: FnBody, dispatchFn: TableFn): void {
+  f.returnCallTable(dispatchFn);
+}
+
+/** The runtime functions as slots of the runtime table, typed in module `m`. */
+export function runtimeRefs(m: ModuleBuilder): RtFns {
+  const ref = (name: RtName): TableFn => ({ slot: rtSlot(name), type: m.typeIndex(...rtSig(name)) });
+  return {
+    rd: [ref('rd8'), ref('rd16'), ref('rd32'), ref('rd64')],
+    wr: [ref('wr8'), ref('wr16'), ref('wr32'), ref('wr64')],
+    flagsGet: ref('flags_get'), mul128: ref('mul128'), div128: ref('div128'), dispatch: ref('dispatch'),
+    helper: ref('helper'), ioIn: ref('io_in'), ioOut: ref('io_out'), raise: ref('raise'), segCheck: ref('seg_check'),
+  };
 }
 
 export { jumpCacheIndex } from './runtime-module.js';
@@ -52,19 +64,8 @@ function touchesMemory(d: Insn): boolean {
 /** Build one Wasm module holding one exported function per block (`b0`, `b1`, …). */
 export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder({ module: 'env', name: 'mem', pages: memPages, maxPages: memMax });
-  const rt: RtFns = {
-    rd: [8, 16, 32, 64].map((b) => m.importFunction('rt', `rd${b}`, [T.i64], [T.i64])),
-    wr: [8, 16, 32, 64].map((b) => m.importFunction('rt', `wr${b}`, [T.i64, T.i64], [])),
-    flagsGet: m.importFunction('rt', 'flags_get', [], [T.i32]),
-    mul128: m.importFunction('rt', 'mul128', [T.i64, T.i64, T.i32], [T.i64]),
-    div128: m.importFunction('rt', 'div128', [T.i64, T.i64, T.i64, T.i32, T.i32], [T.i64]),
-    helper: m.importFunction('js', 'helper', [T.i32], []),
-    ioIn: m.importFunction('js', 'io_in', [T.i32, T.i32], [T.i32]),
-    ioOut: m.importFunction('js', 'io_out', [T.i32, T.i32, T.i32], []),
-    raise: m.importFunction('js', 'raise', [T.i32, T.i32], []),
-    segCheck: m.importFunction('js', 'seg_check', [T.i32, T.i32, T.i32, T.i32], []),
-  };
-  const dispatchFn = m.importFunction('rt', 'dispatch', [], []);
+  m.importTable('env', 'rt', RT_NAMES.length);
+  const rt = runtimeRefs(m);
   blocks.forEach((b, bi) => {
     const f = new FnBody(0);
     const g = new Gen(f, mode, rt, hooks.bindHelper, hooks.cpu);
@@ -96,7 +97,7 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
         deliverEvent(cpu, 1, EventKind.Exception, -1);
       });
     }
-    emitChain(f, dispatchFn);
+    emitChain(f, rt.dispatch);
     m.addFunction([], [], f, `b${bi}`);
   });
   return m.emit();

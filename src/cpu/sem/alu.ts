@@ -271,7 +271,7 @@ def([M.Mul, M.Imul], (g) => {
     g.getReg(ACC[lg(n)]); if (signed) signExtend(g, n); f.set(a);
     g.readOp(0, n); if (signed) signExtend(g, n); f.set(b);
     if (n === 8) {
-      f.get(a).get(b).i32(signed ? 1 : 0).call(g.rt.mul128).set(lo);
+      f.get(a).get(b).i32(signed ? 1 : 0).callTable(g.rt.mul128).set(lo);
       f.i32(0).i64Load(RET64).set(hi);
       if (signed) f.get(hi).get(lo).i64(63, 0).i64ShrS().i64Ne();
       else f.get(hi).i64(0, 0).i64Ne();
@@ -303,7 +303,7 @@ def([M.Mul, M.Imul], (g) => {
   if (d.opCount === 3) { g.readOp(1, n); signExtend(g, n); f.set(a); g.readOp(2, n); signExtend(g, n); f.set(b); }
   else { g.readOp(0, n); signExtend(g, n); f.set(a); g.readOp(1, n); signExtend(g, n); f.set(b); }
   if (n === 8) {
-    f.get(a).get(b).i32(1).call(g.rt.mul128).set(r);
+    f.get(a).get(b).i32(1).callTable(g.rt.mul128).set(r);
     f.i32(0).i64Load(RET64).get(r).i64(63, 0).i64ShrS().i64Ne().i64ExtendI32U().set(ovf);
   } else {
     f.get(a).get(b).i64Mul().set(r);
@@ -329,7 +329,7 @@ def([M.Div, M.Idiv], (g) => {
     else { g.getReg(HI[lg(n)]); f.i64(n * 8, 0).i64Shl(); g.getReg(ACC[lg(n)]); f.i64Or(); }
     if (signed) signExtend(g, n * 2);
   }
-  f.get(dv).i32(signed ? 1 : 0).i32(n).call(g.rt.div128).set(q);
+  f.get(dv).i32(signed ? 1 : 0).i32(n).callTable(g.rt.div128).set(q);
   f.i32(0).i64Load(RET64).set(r);
   if (n === 1) {
     f.get(q).i64(0xff, 0).i64And().get(r).i64(0xff, 0).i64And().i64(8, 0).i64Shl().i64Or().set(q);
@@ -603,7 +603,7 @@ def(M.Std, (g) => { g.f.i32(1 << 10); g.writeFlagBits(1 << 10); });
 
 def(M.Lahf, (g) => {
   const v = g.tmp64();
-  g.f.call(g.rt.flagsGet).i32(SF | ZF | AF | PF | CF).i32And().i32(2).i32Or().i64ExtendI32U().set(v);
+  g.f.callTable(g.rt.flagsGet).i32(SF | ZF | AF | PF | CF).i32And().i32(2).i32Or().i64ExtendI32U().set(v);
   g.setRegFrom(Register.AH, v);
 });
 def(M.Sahf, (g) => {

@@ -128,7 +128,7 @@ def([M.Pushf, M.Pushfd, M.Pushfq], (g) => {
   const n = -g.insn.stackInc;
   const v = g.tmp64();
   // RF and VM are never pushed set
-  g.f.call(g.rt.flagsGet).i32(~((1 << 16) | (1 << 17))).i32And().i64ExtendI32U().set(v);
+  g.f.callTable(g.rt.flagsGet).i32(~((1 << 16) | (1 << 17))).i32And().i64ExtendI32U().set(v);
   push(g, v, n);
 });
 

@@ -1,4 +1,4 @@
-import { FnBody, T } from '../../jit/wasm/encoder.js';
+import { FnBody, T, type TableFn } from '../../jit/wasm/encoder.js';
 import { GPR, RIP, FLAG_OP, FLAG_RES, FLAG_A, FLAG_B, FLAG_AUX, RFLAGS, segOff, SEG_BASE, XMM, ICOUNT } from '../state-layout.js';
 import type { Insn } from '../decode.js';
 import type { Cpu } from '../cpu.js';
@@ -10,18 +10,22 @@ import { MODE_CS64, MODE_NOLIMIT_SHIFT, MODE_AC } from '../mode.js';
 import { Tlb } from '../../mmu/tlb.js';
 import { TLB_ENTRIES } from '../../mmu/layout.js';
 
-/** Indices of the functions a block module imports (see src/jit/block-module.ts). */
+/**
+ * The runtime functions generated code calls, as slots of the runtime table (src/jit/runtime-module.ts)
+ * with their signatures in the calling module.
+ */
 export interface RtFns {
-  rd: number[]; // by log2 size: rd8 rd16 rd32 rd64 : (i64 linear) -> i64
-  wr: number[]; // (i64 linear, i64 value)
-  flagsGet: number; // () -> i32
-  helper: number; // (i32 id) : calls a TypeScript helper bound at translation time
-  ioIn: number; // (port i32, size i32) -> i32
-  ioOut: number; // (port, size, value)
-  raise: number; // (vector, errcode) : throws a guest exception
-  segCheck: number; // (seg, offset i32, size, write) : limit/type check, throws #GP/#SS
-  mul128: number; // (a i64, b i64, signed i32) -> lo i64; hi in RET64
-  div128: number; // (hi, lo, divisor i64, signed i32, bytes i32) -> quotient; remainder in RET64 (raises #DE)
+  rd: TableFn[]; // by log2 size: rd8 rd16 rd32 rd64 : (i64 linear) -> i64
+  wr: TableFn[]; // (i64 linear, i64 value)
+  flagsGet: TableFn; // () -> i32
+  helper: TableFn; // (i32 id) : calls a TypeScript helper bound at translation time
+  ioIn: TableFn; // (port i32, size i32) -> i32
+  ioOut: TableFn; // (port, size, value)
+  raise: TableFn; // (vector, errcode) : throws a guest exception
+  segCheck: TableFn; // (seg, offset i32, size, write) : limit/type check, throws #GP/#SS
+  mul128: TableFn; // (a i64, b i64, signed i32) -> lo i64; hi in RET64
+  div128: TableFn; // (hi, lo, divisor i64, signed i32, bytes i32) -> quotient; remainder in RET64 (raises #DE)
+  dispatch: TableFn; // () : chain to the next block or return to the engine
 }
 
 export type HelperFn = () => void;
@@ -185,7 +189,7 @@ export class Gen {
     if (!(this.mode & (1 << (MODE_NOLIMIT_SHIFT + seg)))) {
       const t = this.tmp64();
       f.set(t);
-      f.i32(seg).get(t).i32WrapI64().i32(bytes).i32(write ? 1 : 0).call(this.rt.segCheck);
+      f.i32(seg).get(t).i32WrapI64().i32(bytes).i32(write ? 1 : 0).callTable(this.rt.segCheck);
       f.get(t);
     }
     f.i32(0).i64Load(segOff(seg, SEG_BASE)).i64Add().i64(0xffffffff, 0).i64And();
@@ -219,7 +223,7 @@ export class Gen {
     f.get(addr).get(e).i64Load(16).i64Add().i32WrapI64();
     if (bytes === 1) f.i64Load8U(); else if (bytes === 2) f.i64Load16U(); else if (bytes === 4) f.i64Load32U(); else f.i64Load();
     f.else_();
-    f.get(addr).call(this.rt.rd[log2(bytes)]);
+    f.get(addr).callTable(this.rt.rd[log2(bytes)]);
     f.end();
   }
   /** Store local `val` to linear address in local `addr`. */
@@ -233,7 +237,7 @@ export class Gen {
     f.get(addr).get(e).i64Load(16).i64Add().i32WrapI64().get(val);
     if (bytes === 1) f.i64Store8(); else if (bytes === 2) f.i64Store16(); else if (bytes === 4) f.i64Store32(); else f.i64Store();
     f.else_();
-    f.get(addr).get(val).call(this.rt.wr[log2(bytes)]);
+    f.get(addr).get(val).callTable(this.rt.wr[log2(bytes)]);
     f.end();
   }
 
@@ -311,7 +315,7 @@ export class Gen {
 
   /** Materialize flags (lazy state → RFLAGS) so that eager partial updates can follow. Pushes nothing. */
   materializeFlags(): void {
-    this.f.call(this.rt.flagsGet).drop();
+    this.f.callTable(this.rt.flagsGet).drop();
     this.lazyKind = FK.NONE;
   }
 
@@ -360,7 +364,7 @@ export class Gen {
   /** Raise a guest exception (the import throws, so nothing after it runs). */
   raise(vector: number, err = -1): void {
     this.syncRip();
-    this.f.i32(vector).i32(err).call(this.rt.raise);
+    this.f.i32(vector).i32(err).callTable(this.rt.raise);
   }
 
   /** Store operand i's value into a helper argument slot (HELPER_ARG0/1). */
@@ -383,14 +387,14 @@ export class Gen {
 
   /** Call a TypeScript helper without syncing RIP (block epilogues: RIP already holds the next instruction). */
   callHelperNoSync(fn: HelperFn): void {
-    this.f.i32(this.bindHelper(fn)).call(this.rt.helper);
+    this.f.i32(this.bindHelper(fn)).callTable(this.rt.helper);
   }
 
   /** Call a TypeScript helper bound now; RIP is synced first so helpers see this instruction. */
   callHelper(fn: HelperFn): void {
     const id = this.bindHelper(fn);
     this.syncRip();
-    this.f.i32(id).call(this.rt.helper);
+    this.f.i32(id).callTable(this.rt.helper);
   }
 
   // ---- XMM -------------------------------------------------------------------------------

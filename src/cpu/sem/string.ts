@@ -130,7 +130,7 @@ def([M.Scasb, M.Scasw, M.Scasd, M.Scasq], strOp(elem, (g, c) => {
 
 def([M.Insb, M.Insw, M.Insd], strOp(elem, (g, c) => {
   const v = g.tmp64();
-  g.getReg(Register.DX); g.f.i32WrapI64().i32(c.n).call(g.rt.ioIn).i64ExtendI32U().set(v);
+  g.getReg(Register.DX); g.f.i32WrapI64().i32(c.n).callTable(g.rt.ioIn).i64ExtendI32U().set(v);
   const dd = ptr(g, 7, 0, c.n, true);
   g.store(dd, c.n, v);
   advance(g, 7, c);
@@ -140,7 +140,7 @@ def([M.Outsb, M.Outsw, M.Outsd], strOp(elem, (g, c) => {
   const v = g.tmp64();
   const s = ptr(g, 6, srcSeg(g), c.n, false);
   g.load(s, c.n); g.f.set(v);
-  g.getReg(Register.DX); g.f.i32WrapI64().i32(c.n).get(v).i32WrapI64().call(g.rt.ioOut);
+  g.getReg(Register.DX); g.f.i32WrapI64().i32(c.n).get(v).i32WrapI64().callTable(g.rt.ioOut);
   advance(g, 6, c);
 }, 'none'));
 

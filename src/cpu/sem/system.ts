@@ -493,7 +493,7 @@ def(M.In, (g) => {
   const v = g.tmp64();
   g.syncRip();
   ioPort(g);
-  g.f.i32(n).call(g.rt.ioIn).i64ExtendI32U().set(v);
+  g.f.i32(n).callTable(g.rt.ioIn).i64ExtendI32U().set(v);
   g.writeOp(0, v, n);
 });
 def(M.Out, (g) => {
@@ -502,7 +502,7 @@ def(M.Out, (g) => {
   ioPort(g);
   g.f.i32(n);
   g.readOp(1, n); g.f.i32WrapI64();
-  g.f.call(g.rt.ioOut);
+  g.f.callTable(g.rt.ioOut);
   g.endAfter = true;
 });
 ENDS_BLOCK.add(M.Out);

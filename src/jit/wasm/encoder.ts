@@ -252,6 +252,12 @@ export class ModuleBuilder {
   }
 }
 
+/** A function reached through a table slot with a known signature (type index in the calling module). */
+export interface TableFn {
+  slot: number;
+  type: number;
+}
+
 /**
  * A function body as a stack-machine instruction stream. Methods mirror Wasm opcodes so that
  * instruction semantics read like the code they generate.
@@ -310,6 +316,9 @@ export class FnBody {
   callIndirect(typeIdx: number, table = 0): this { this.code.byte(0x11); this.code.u32(typeIdx); this.code.u32(table); return this; }
   returnCall(fn: number): this { this.code.byte(0x12); this.code.u32(fn); return this; }
   returnCallIndirect(typeIdx: number, table = 0): this { this.code.byte(0x13); this.code.u32(typeIdx); this.code.u32(table); return this; }
+  /** Call through table 0 at a constant slot (arguments already pushed). */
+  callTable(fn: TableFn): this { return this.i32(fn.slot).callIndirect(fn.type, 0); }
+  returnCallTable(fn: TableFn): this { return this.i32(fn.slot).returnCallIndirect(fn.type, 0); }
   drop(): this { return this.op(0x1a); }
   select(): this { return this.op(0x1b); }
 
