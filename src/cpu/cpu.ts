@@ -26,7 +26,8 @@ export interface CodeCoherence {
   /** A guest write hit a code page: drop its translations. */
   invalidatePhysPage(physPage: number): void;
   /** The linear→physical mapping changed (CR3 write, mode change): forget linear lookups. */
-  flushLinear(): void;
+  /** Forget linear→code lookups: all of them, or (a CR3 write) those not fetched through global pages. */
+  flushLinear(includeGlobal: boolean): void;
   /** INVLPG: the mapping of the page at linear (lo, hi) changed (and any large page around it). */
   flushLinearPage(lo: number, hi: number): void;
 }
@@ -43,6 +44,8 @@ export class Cpu {
   code: CodeCoherence = { isCodePage: () => false, invalidatePhysPage: () => {}, flushLinear: () => {}, flushLinearPage: () => {} };
   /** Page size mask of the last instruction-fetch translation (0xfff, 0x1fffff, …). */
   lastFetchPageMask = 0xfff;
+  /** Whether the last fetchPhys went through a global translation (it survives CR3 writes). */
+  lastFetchGlobal = false;
   halted = false;
   /** Interrupts inhibited until after the next instruction (STI, MOV SS, POP SS). */
   intShadow = false;
@@ -314,13 +317,14 @@ export class Cpu {
     const acc = ACC_EXEC | (this.cpl === 3 ? ACC_USER : 0);
     const t = this.walker.translate(lo >>> 0, hi >>> 0, acc);
     this.lastFetchPageMask = t.pageMask;
+    this.lastFetchGlobal = t.global;
     return t.phys;
   }
 
   /** Flush TLB and linear code lookups (CR3 write: non-global only; CR0/CR4 paging bits: everything). */
   flushTlb(includeGlobal: boolean): void {
     this.tlb.flushAll(includeGlobal);
-    this.code.flushLinear();
+    this.code.flushLinear(includeGlobal);
   }
 
   raise(vector: number, err: number): never {

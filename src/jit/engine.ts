@@ -8,7 +8,7 @@ import { FlowControl, OpKind } from '../cpu/iced.js';
 import { GuestFault, fault, Vec } from '../cpu/exception.js';
 import { bitnessOf, MODE_CS64, MODE_TF } from '../cpu/mode.js';
 import { RAM_BASE, GUEST_PAGE, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE } from '../mmu/layout.js';
-import type { HelperFn, Gen } from '../cpu/sem/gen.js';
+import { Kick, type HelperFn, type Gen } from '../cpu/sem/gen.js';
 import { endsBlock, isHelperBased } from '../cpu/sem/index.js';
 import { segCheck } from '../cpu/system/segcheck.js';
 
@@ -21,16 +21,19 @@ interface Block {
   pages: number[];
   /** The module's helper ids and how many of its blocks are still valid (ids are freed at 0). */
   module: { helperIds: number[]; live: number };
-  /** Key in the physical-address cache. */
-  pkey: string;
-  /** Next block with the same linear-cache key. */
+  /** Guest-physical address of the first instruction (key in the physical-address cache). */
+  paddr: number;
+  /** Next block with the same linear-cache key / physical address. */
   chain: Block | null;
+  pchain: Block | null;
   /** The last two blocks that followed this one: checked before any map lookup, valid while sEpoch is current. */
   s0: Block | null;
   s1: Block | null;
   sEpoch: number;
   /** Linear page keys (4 KiB, or the large page it was fetched through) this block's code was fetched from. */
   linKeys: number[];
+  /** Fetched through global translations only: its linear lookup survives CR3 writes, like the TLB entry. */
+  global: boolean;
   /** Slot in the shared function table (for chaining from other blocks through the jump cache). */
   slot: number;
   valid: boolean;
@@ -42,6 +45,8 @@ export interface EngineStats {
   compileMs: number;
   invalidations: number;
   blocksExecuted: number;
+  /** Why generated code returned to Engine.run: instruction budget spent, a kick (helper, I/O, MMIO, stop), a jump-cache miss, a guest fault. */
+  exits: { budget: number; event: number; lookup: number; fault: number };
 }
 
 // Functions of a batch are compiled when first called: many speculative successors never run.
@@ -62,8 +67,9 @@ interface CodePage {
   /** Linear address of the page (low 32 bits) and high half. */
   linPage: number;
   linHi: number;
-  /** Page-size mask of the translation that fetched it. */
+  /** Page-size mask of the translation that fetched it, and whether it was global. */
   mask: number;
+  global: boolean;
 }
 
 /**
@@ -74,13 +80,17 @@ export class Engine {
   private readonly rt: WebAssembly.Instance;
   private readonly imports: WebAssembly.Imports;
   private readonly helpers: (HelperFn | undefined)[] = [];
+  private readonly helperKicks: Kick[] = [];
   private readonly freeHelperIds: number[] = [];
   private readonly linear = new Map<number, Block>();
   /** Blocks by the linear page they were fetched from (keys: see linKey), for INVLPG. */
   private readonly linPages = new Map<number, Set<Block>>();
+  /** Blocks in the linear map fetched through non-global translations (what a CR3 write forgets). */
+  private readonly nonGlobalLinear = new Set<Block>();
   /** Bumped whenever linear→physical mappings may have changed: invalidates successor caches. */
   private epoch = 0;
-  private readonly phys = new Map<string, Block>();
+  /** Blocks by physical address (then linear RIP, mode and CS base): survive linear flushes. */
+  private readonly phys = new Map<number, Block>();
   private readonly byPage = new Map<number, Set<Block>>();
   private readonly decoder = new InsnDecoder();
   private readonly u32: Uint32Array;
@@ -92,7 +102,7 @@ export class Engine {
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private readonly pages: number;
-  readonly stats: EngineStats = { blocksCompiled: 0, modulesCompiled: 0, compileMs: 0, invalidations: 0, blocksExecuted: 0 };
+  readonly stats: EngineStats = { blocksCompiled: 0, modulesCompiled: 0, compileMs: 0, invalidations: 0, blocksExecuted: 0, exits: { budget: 0, event: 0, lookup: 0, fault: 0 } };
 
   constructor(readonly cpu: Cpu) {
     const memory = cpu.memory;
@@ -109,7 +119,13 @@ export class Engine {
         tlb_miss_write: (lo: number, hi: number, size: number, vlo: number, vhi: number) => cpu.tlbMissWrite(lo, hi, size, vlo, vhi),
         raise: (v: number, e: number) => { throw fault(v, e); },
         // Helpers and I/O may change interrupt state or stop the machine: return to the dispatcher.
-        helper: (id: number) => { kick(); this.helpers[id]!(); },
+        helper: (id: number) => {
+          const k = this.helperKicks[id];
+          if (k === Kick.Always) kick();
+          this.helpers[id]!();
+          // interrupts may have become deliverable (STI, POPF, IRET): let the machine loop take them
+          if (k === Kick.IfPending && cpu.intc?.hasInterrupt()) kick();
+        },
         io_in: (port: number, size: number) => { kick(); return cpu.ioIn(port, size); },
         io_out: (port: number, size: number, v: number) => { kick(); cpu.ioOut(port, size, v); },
         seg_check: (seg: number, off: number, size: number, write: number) => segCheck(cpu, seg, off >>> 0, size, write !== 0),
@@ -122,7 +138,7 @@ export class Engine {
     cpu.code = {
       isCodePage: (p) => this.byPage.has(p),
       invalidatePhysPage: (p) => this.invalidatePage(p),
-      flushLinear: () => this.flushLinear(),
+      flushLinear: (includeGlobal) => this.flushLinear(includeGlobal),
       flushLinearPage: (lo, hi) => this.flushLinearPage(lo, hi),
     };
   }
@@ -147,9 +163,10 @@ export class Engine {
   /** Runtime exports (flags_get, rd/wr, …), e.g. for tests. */
   get runtime(): Record<string, Function> { return this.rt.exports as Record<string, Function>; }
 
-  private bindHelper = (fn: HelperFn): number => {
+  private bindHelper = (fn: HelperFn, kick: Kick): number => {
     const id = this.freeHelperIds.pop() ?? this.helpers.length;
     this.helpers[id] = fn;
+    this.helperKicks[id] = kick;
     this.pendingHelperIds.push(id);
     return id;
   };
@@ -185,6 +202,7 @@ export class Engine {
     const kicked = () => u32[D] === 0 && u32[D + 1] === 0;
     let n = 0;
     let prev: Block | null = null;
+    const exits = this.stats.exits;
     const csOff = L.segOff(1, L.SEG_BASE) >> 2;
     setDeadline();
     while (!cpu.halted && !cpu.stopRequested) {
@@ -215,11 +233,13 @@ export class Engine {
           this.insertJump(b);
           prev = b;
           b.fn();
+          if (kicked()) exits.event++; else if (spent()) exits.budget++; else exits.lookup++;
         }
         break;
       } catch (e) {
         n++;
         prev = null;
+        exits.fault++;
         if (e instanceof GuestFault) deliver(e);
         else throw e;
         if (kicked() || spent()) break;
@@ -234,6 +254,12 @@ export class Engine {
     const jc = this.jc;
     if (jc[e + 4] === b.slot && jc[e] === b.ipLo && jc[e + 1] === b.ipHi && jc[e + 2] === b.mode && jc[e + 3] === b.csBase) return;
     jc[e] = b.ipLo; jc[e + 1] = b.ipHi; jc[e + 2] = b.mode; jc[e + 3] = b.csBase; jc[e + 4] = b.slot;
+  }
+
+  /** Drop `b`'s jump-cache entry, if it has one. */
+  private forgetJump(b: Block): void {
+    const e = jumpCacheIndex(b.ipLo) * (JUMP_CACHE_ENTRY_SIZE / 4);
+    if (this.jc[e + 4] === b.slot) this.jc.fill(0xffffffff, e, e + JUMP_CACHE_ENTRY_SIZE / 4);
   }
 
   private allocSlot(fn: Function): number {
@@ -251,10 +277,13 @@ export class Engine {
     const linLo = is64 ? lo : (csBase + lo) >>> 0;
     const linHi = is64 ? hi : 0;
     const phys = this.cpu.fetchPhys(linLo, linHi);
-    const pkey = `${phys}:${mode}:${csBase}:${hi}:${lo}`;
-    let b = this.phys.get(pkey);
-    if (!b || !b.valid) b = this.translateBatch(lo, hi, mode, csBase, linLo, linHi, phys);
-    else b.linKeys = [Engine.linKey(linLo, linHi, this.cpu.lastFetchPageMask)]; // reused under a new mapping
+    let b = this.physGet(phys, lo, hi, mode, csBase);
+    if (!b) b = this.translateBatch(lo, hi, mode, csBase, linLo, linHi, phys);
+    else {
+      // reused under a new mapping
+      b.linKeys = [Engine.linKey(linLo, linHi, this.cpu.lastFetchPageMask)];
+      b.global = this.cpu.lastFetchGlobal;
+    }
     this.insertLinear(b);
     return b;
   }
@@ -266,11 +295,24 @@ export class Engine {
     return ((hi & 0xfffff) * 2 ** (32 - shift) + Math.floor((lo >>> 0) / 2 ** shift)) * 4 + (shift === 12 ? 0 : shift === 21 ? 1 : shift === 22 ? 2 : 3);
   }
 
-  private flushLinear(): void {
+  private flushLinear(includeGlobal = true): void {
+    this.epoch++;
+    if (!includeGlobal) {
+      for (const b of this.nonGlobalLinear) this.unlinkLinear(b);
+      this.nonGlobalLinear.clear();
+      return;
+    }
     this.linear.clear();
     this.linPages.clear();
+    this.nonGlobalLinear.clear();
     this.jc.fill(0xffffffff);
-    this.epoch++;
+  }
+
+  /** Remove `b` from the linear lookups (map, page sets, jump cache). */
+  private unlinkLinear(b: Block): void {
+    Engine.unlink(this.linear, Engine.key(b.ipLo, b.ipHi), b, 'chain');
+    for (const k of b.linKeys) this.linPages.get(k)?.delete(b);
+    this.forgetJump(b);
   }
 
   /** INVLPG: forget linear lookups of blocks fetched through the page at (lo, hi) — 4 KiB or any large page around it. */
@@ -281,13 +323,18 @@ export class Engine {
       const set = this.linPages.get(k);
       if (!set) continue;
       hit = true;
-      for (const b of set) this.linear.delete(Engine.key(b.ipLo, b.ipHi));
+      for (const b of set) {
+        Engine.unlink(this.linear, Engine.key(b.ipLo, b.ipHi), b, 'chain');
+        this.nonGlobalLinear.delete(b);
+        this.forgetJump(b);
+      }
       this.linPages.delete(k);
     }
-    if (hit) { this.jc.fill(0xffffffff); this.epoch++; }
+    if (hit) this.epoch++;
   }
 
   private insertLinear(b: Block): void {
+    if (!b.global) this.nonGlobalLinear.add(b);
     for (const k of b.linKeys) {
       let set = this.linPages.get(k);
       if (!set) { set = new Set(); this.linPages.set(k, set); }
@@ -326,7 +373,7 @@ export class Engine {
    * The code window of the linear page holding `ip` (plus 15 bytes of the next page), or null when
    * the page can't be fetched (successors are speculative: their faults are not the guest's).
    */
-  private codePage(ip: bigint, mode: number, csBase: number, cache: Map<bigint, CodePage>, known?: { phys: number; mask: number }): CodePage | null {
+  private codePage(ip: bigint, mode: number, csBase: number, cache: Map<bigint, CodePage>, known?: { phys: number; mask: number; global: boolean }): CodePage | null {
     const is64 = (mode & MODE_CS64) !== 0;
     const ipLo = Number(ip & 0xffffffffn), ipHi = Number(ip >> 32n);
     const linLo = is64 ? ipLo : (csBase + ipLo) >>> 0;
@@ -334,8 +381,8 @@ export class Engine {
     const windowIp = ip - BigInt(linLo & 0xfff);
     const hit = cache.get(windowIp);
     if (hit) return hit;
-    let phys: number, mask: number;
-    if (known) ({ phys, mask } = known);
+    let phys: number, mask: number, global: boolean;
+    if (known) ({ phys, mask, global } = known);
     else {
       try {
         phys = this.cpu.fetchPhys(linLo, linHi);
@@ -344,9 +391,10 @@ export class Engine {
         throw e;
       }
       mask = this.cpu.lastFetchPageMask;
+      global = this.cpu.lastFetchGlobal;
     }
     const { bytes, nextPhysPage } = this.codeWindow(linLo, linHi, phys);
-    const page: CodePage = { windowIp, ipEnd: windowIp + BigInt(GUEST_PAGE), bytes, physPage: phys - (phys % GUEST_PAGE), nextPhysPage, linPage: (linLo & ~0xfff) >>> 0, linHi, mask };
+    const page: CodePage = { windowIp, ipEnd: windowIp + BigInt(GUEST_PAGE), bytes, physPage: phys - (phys % GUEST_PAGE), nextPhysPage, linPage: (linLo & ~0xfff) >>> 0, linHi, mask, global };
     cache.set(windowIp, page);
     return page;
   }
@@ -361,7 +409,7 @@ export class Engine {
     const maxInsns = mode & MODE_TF ? 1 : MAX_BLOCK_INSNS;
     const ipBig = (BigInt(hi) << 32n) | BigInt(lo);
     const pagesSeen = new Map<bigint, CodePage>();
-    this.codePage(ipBig, mode, csBase, pagesSeen, { phys, mask: this.cpu.lastFetchPageMask });
+    this.codePage(ipBig, mode, csBase, pagesSeen, { phys, mask: this.cpu.lastFetchPageMask, global: this.cpu.lastFetchGlobal });
     const codes: BlockCode[] = [];
     const info: { page: CodePage; cross: boolean }[] = [];
     const queued = new Set<bigint>([ipBig]);
@@ -403,7 +451,7 @@ export class Engine {
         if (!inPage && pagesSeen.size >= MAX_BATCH_PAGES) continue;
         if (inPage) {
           const sLo = Number(s & 0xffffffffn), sHi = Number(s >> 32n);
-          if (this.phys.has(`${cp.physPage + Number(s - cp.windowIp)}:${mode}:${csBase}:${sHi}:${sLo}`)) continue;
+          if (this.physGet(cp.physPage + Number(s - cp.windowIp), sLo, sHi, mode, csBase)) continue;
         }
         work.push(s);
       }
@@ -424,18 +472,16 @@ export class Engine {
     codes.forEach((c, i) => {
       const { page: cp, cross } = info[i];
       const sLo = Number(c.ip & 0xffffffffn), sHi = Number(c.ip >> 32n);
-      const pkey = `${cp.physPage + Number(c.ip - cp.windowIp)}:${mode}:${csBase}:${sHi}:${sLo}`;
-      if (i > 0) {
-        const old = this.phys.get(pkey);
-        if (old && old.valid) { modInfo.live--; return; } // already translated by an earlier batch: keep that one
-      }
+      const paddr = cp.physPage + Number(c.ip - cp.windowIp);
+      if (i > 0 && this.physGet(paddr, sLo, sHi, mode, csBase)) { modInfo.live--; return; } // already translated by an earlier batch: keep that one
       const pages = cross && cp.nextPhysPage >= 0 ? [cp.physPage, cp.nextPhysPage] : [cp.physPage];
       const fn = inst.exports[`b${i}`] as () => void;
       const bLinLo = (cp.linPage + Number(c.ip - cp.windowIp)) >>> 0;
       const linKeys = [Engine.linKey(bLinLo, cp.linHi, cp.mask)];
       if (cross) linKeys.push(Engine.linKey(((bLinLo & ~0xfff) + 0x1000) >>> 0, bLinLo >= 0xfffff000 ? cp.linHi + 1 : cp.linHi, 0xfff));
-      const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, module: modInfo, pkey, chain: null, s0: null, s1: null, sEpoch: 0, linKeys, valid: true, slot: this.allocSlot(fn) };
-      this.phys.set(pkey, b);
+      const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, module: modInfo, paddr, chain: null, pchain: null, s0: null, s1: null, sEpoch: 0, linKeys, global: cp.global && !cross, valid: true, slot: this.allocSlot(fn) };
+      b.pchain = this.phys.get(paddr) ?? null;
+      this.phys.set(paddr, b);
       for (const p of pages) {
         let set = this.byPage.get(p);
         if (!set) {
@@ -464,6 +510,24 @@ export class Engine {
     return 'unknown instruction';
   }
 
+  /** The valid block translated from physical address `paddr` for linear RIP (lo, hi), mode and CS base. */
+  private physGet(paddr: number, lo: number, hi: number, mode: number, csBase: number): Block | null {
+    let b = this.phys.get(paddr) ?? null;
+    while (b && !(b.ipLo === lo && b.ipHi === hi && b.mode === mode && b.csBase === csBase && b.valid)) b = b.pchain;
+    return b;
+  }
+
+  /** Remove `b` from a chained map (linear: by `chain`, physical: by `pchain`). */
+  private static unlink(map: Map<number, Block>, key: number, b: Block, next: 'chain' | 'pchain'): void {
+    let cur = map.get(key);
+    if (cur === b) {
+      if (b[next]) map.set(key, b[next]!); else map.delete(key);
+      return;
+    }
+    while (cur && cur[next] !== b) cur = cur[next]!;
+    if (cur) cur[next] = b[next];
+  }
+
   /** Drop every translation on a physical page (a write hit it). */
   invalidatePage(page: number): void {
     const set = this.byPage.get(page);
@@ -473,19 +537,18 @@ export class Engine {
     for (const b of set) {
       if (!b.valid) continue;
       b.valid = false;
+      // forget it everywhere it can be found: jump cache, linear and physical maps, function table
+      this.forgetJump(b);
       this.table.set(b.slot, null);
       this.freeSlots.push(b.slot);
-      if (this.phys.get(b.pkey) === b) this.phys.delete(b.pkey);
+      Engine.unlink(this.phys, b.paddr, b, 'pchain');
+      this.unlinkLinear(b);
+      this.nonGlobalLinear.delete(b);
       // The running block may be among the dead and still call its helpers: keep them bound; the ids
       // are only rebound by later translations, which happen after that block has returned.
       if (--b.module.live === 0) for (const id of b.module.helperIds) this.freeHelperIds.push(id);
       for (const p of b.pages) if (p !== page) this.byPage.get(p)?.delete(b);
     }
-    this.jc.fill(0xffffffff);
-    // Linear lookups may point at dead blocks: rebuilding them lazily is simpler than unlinking chains.
-    this.linear.clear();
-    this.linPages.clear();
-    this.epoch++;
   }
 
   /** Forget every translation (e.g. after loading a new kernel). */

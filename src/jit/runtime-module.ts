@@ -6,7 +6,7 @@ import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES } from '../mmu/layout.js';
 import { MODE_CS64 } from '../cpu/mode.js';
 
 /** Hash of a RIP's low 32 bits into the jump cache (shared with the dispatcher). */
-export const JC_HASH_SHIFT = 13;
+export const JC_HASH_SHIFT = 16;
 export function jumpCacheIndex(ripLo: number): number {
   return ((ripLo ^ (ripLo >>> JC_HASH_SHIFT)) & (JUMP_CACHE_ENTRIES - 1)) >>> 0;
 }

@@ -1,6 +1,6 @@
 import { ModuleBuilder, FnBody, type TableFn } from './wasm/encoder.js';
 import { RT_NAMES, rtSig, rtSlot, type RtName } from './runtime-module.js';
-import { Gen, type RtFns, type HelperFn } from '../cpu/sem/gen.js';
+import { Gen, type RtFns, type HelperFn, type Kick } from '../cpu/sem/gen.js';
 import { SEM } from '../cpu/sem/table.js';
 import type { Insn } from '../cpu/decode.js';
 import { flagLiveness } from './liveness.js';
@@ -21,7 +21,7 @@ export interface BlockCode {
 
 export interface TranslateHooks {
   cpu: Cpu;
-  bindHelper(fn: HelperFn): number;
+  bindHelper(fn: HelperFn, kick: Kick): number;
   /** Semantics for an instruction with no implementation: raise #UD and count it. */
   undefinedInsn(g: Gen): void;
   /** The helper-based predicate for liveness (instructions implemented in TypeScript). */

@@ -40,6 +40,8 @@ export interface RunStats {
   modulesCompiled: number;
   compileMs: number;
   invalidations: number;
+  /** Returns from generated code to the engine, by reason (see EngineStats.exits). */
+  exits: { budget: number; event: number; lookup: number; fault: number };
   tlbMisses: number;
   interrupts: number;
   exceptions: Record<number, number>;
@@ -193,6 +195,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
       modulesCompiled: es.modulesCompiled,
       compileMs: es.compileMs,
       invalidations: es.invalidations,
+      exits: { ...es.exits },
       tlbMisses: cpu.stats.tlbMisses,
       interrupts: cpu.stats.interrupts,
       exceptions,

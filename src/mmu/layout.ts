@@ -21,7 +21,7 @@ export const SCRATCH_SIZE = 0x1_0000;
  * to chain to the next block inside Wasm. Filled by the dispatcher, cleared on invalidation.
  */
 export const JUMP_CACHE_BASE = 0x0010_0000;
-export const JUMP_CACHE_ENTRIES = 8192;
+export const JUMP_CACHE_ENTRIES = 65536;
 export const JUMP_CACHE_ENTRY_SIZE = 32;
 
 /** Host offset of guest physical address 0. Guest RAM occupies [RAM_BASE, RAM_BASE + ramBytes). */

@@ -1,19 +1,27 @@
 import { TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_BANK_SIZE, RAM_BASE } from './layout.js';
 
 const WORDS = TLB_ENTRY_SIZE >> 2;
+/** Large-page sizes (2 MiB, 4 MiB, 1 GiB) as offset masks; index 0 stands for a 4 KiB page. */
+const LARGE_MASKS = [0xfff, 0x1fffff, 0x3fffff, 0x3fffffff];
 
 /**
  * The software TLB in Wasm memory, read by the generated fast paths. Entries are per 4 KiB linear
  * page, in two banks (CPL 0-2 and CPL 3). A tag of all ones never matches. TypeScript fills entries
- * after a page walk and flushes them on CR3/INVLPG/mode changes; global and large-page entries are
- * tracked in sets so that those flushes touch only what they must.
+ * after a page walk and flushes them on CR3/INVLPG/mode changes; non-global and large-page entries
+ * are tracked so that those flushes touch only what they must.
  */
 export class Tlb {
   private readonly u32: Uint32Array;
-  /** Entries filled from global translations (they survive CR3 writes). */
-  private readonly globals = new Set<number>();
-  /** Entry → large-page mask, for INVLPG of any address inside a large page. */
-  private readonly large = new Map<number, number>();
+  /** Per entry: 0 invalid, 1 filled from a non-global translation, 2 from a global one. */
+  private readonly kind = new Uint8Array(2 * TLB_ENTRIES);
+  /** Entries filled non-global since the last flush (may repeat or be stale: `kind` decides). */
+  private nonGlobal: number[] = [];
+  /**
+   * Per entry: which large page it was filled from (index into LARGE_MASKS, 0: a 4 KiB page), so
+   * INVLPG of any address inside a large page finds its entries among the few indices it can occupy.
+   */
+  private readonly large = new Uint8Array(2 * TLB_ENTRIES);
+  private readonly largeCount = new Int32Array(LARGE_MASKS.length);
   flushes = 0;
 
   constructor(memory: WebAssembly.Memory) {
@@ -41,47 +49,64 @@ export class Tlb {
     const aLo = (host - tagLo) >>> 0;
     const borrow = host < tagLo ? 1 : 0;
     u[w + 4] = aLo; u[w + 5] = (0 - hi - borrow) >>> 0;
-    if (global) this.globals.add(e); else this.globals.delete(e);
-    if (pageMask > 0xfff) this.large.set(e, pageMask); else this.large.delete(e);
+    if (global) this.kind[e] = 2;
+    else {
+      if (this.kind[e] !== 1) this.nonGlobal.push(e);
+      this.kind[e] = 1;
+    }
+    this.setLarge(e, pageMask > 0xfff ? LARGE_MASKS.indexOf(pageMask) : 0);
+  }
+
+  private setLarge(e: number, code: number): void {
+    const old = this.large[e];
+    if (old === code) return;
+    this.largeCount[old]--;
+    this.largeCount[code]++;
+    this.large[e] = code;
   }
 
   private invalidate(e: number): void {
     const w = e * WORDS;
     const u = this.u32;
     u[w] = u[w + 1] = u[w + 2] = u[w + 3] = 0xffffffff;
-    this.globals.delete(e);
-    this.large.delete(e);
+    this.kind[e] = 0;
+    this.setLarge(e, 0);
   }
 
   /** Flush everything (includeGlobal) or every non-global entry (a CR3 write). */
   flushAll(includeGlobal: boolean): void {
     this.flushes++;
-    if (includeGlobal || this.globals.size === 0) {
+    if (includeGlobal) {
       this.u32.fill(0xffffffff);
-      this.globals.clear();
-      this.large.clear();
+      this.kind.fill(0);
+      this.large.fill(0);
+      this.largeCount.fill(0);
+      this.nonGlobal = [];
       return;
     }
-    // keep the global entries: save them, wipe the whole array natively, put them back
-    const keep: [number, Uint32Array, number | undefined][] = [];
-    for (const e of this.globals) keep.push([e, this.u32.slice(e * WORDS, e * WORDS + WORDS), this.large.get(e)]);
-    this.u32.fill(0xffffffff);
-    this.large.clear();
-    for (const [e, words, mask] of keep) {
-      this.u32.set(words, e * WORDS);
-      if (mask !== undefined) this.large.set(e, mask);
-    }
+    for (const e of this.nonGlobal) if (this.kind[e] === 1) this.invalidate(e);
+    this.nonGlobal = [];
   }
 
   /** INVLPG: drop the entry for this page, and every entry filled from a large page covering it. */
   flushPage(lo: number, hi: number): void {
     const idx = (lo >>> 12) & (TLB_ENTRIES - 1);
     for (let bank = 0; bank < 2; bank++) this.invalidate(bank * TLB_ENTRIES + idx);
-    if (this.large.size === 0) return;
     const u = this.u32;
-    for (const [e, m] of this.large) {
-      const w = e * WORDS;
-      if (u[w + 1] === hi >>> 0 && ((u[w] & ~m) >>> 0) === ((lo & ~m) >>> 0)) this.invalidate(e);
+    for (let code = 1; code < LARGE_MASKS.length; code++) {
+      if (this.largeCount[code] === 0) continue;
+      const m = LARGE_MASKS[code];
+      // the 4 KiB pieces of the large page around `lo` sit at consecutive indices
+      const first = (lo & ~m) >>> 12;
+      const n = Math.min(TLB_ENTRIES, (m + 1) / 4096);
+      for (let bank = 0; bank < 2; bank++) {
+        for (let k = 0; k < n; k++) {
+          const e = bank * TLB_ENTRIES + ((first + k) & (TLB_ENTRIES - 1));
+          if (this.large[e] !== code) continue;
+          const w = e * WORDS;
+          if (u[w + 1] === hi >>> 0 && ((u[w] & ~m) >>> 0) === ((lo & ~m) >>> 0)) this.invalidate(e);
+        }
+      }
     }
   }
 

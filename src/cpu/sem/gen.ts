@@ -30,6 +30,13 @@ export interface RtFns {
 
 export type HelperFn = () => void;
 
+/**
+ * Whether a helper returns control to the machine loop afterwards (a "kick"): needed when it may make
+ * an interrupt deliverable, change timers, halt or stop; a pure computation (RDTSC, CPUID, SIMD
+ * corner cases) goes straight on to the next block.
+ */
+export const enum Kick { Never, IfPending, Always }
+
 /** Sizes as log2 for rd/wr tables. */
 export const log2 = (b: number): number => (b === 1 ? 0 : b === 2 ? 1 : b === 4 ? 2 : 3);
 
@@ -55,13 +62,15 @@ export class Gen {
   endAfter = false;
   /** Instructions retired in this block up to and including the current one. */
   retired = 0;
+  /** Kick mode of helpers this instruction calls (system instructions set it; see Kick). */
+  helperKick = Kick.Never;
   private memAddrLocal = -1;
 
   constructor(
     readonly f: FnBody,
     readonly mode: number,
     readonly rt: RtFns,
-    readonly bindHelper: (fn: HelperFn) => number,
+    readonly bindHelper: (fn: HelperFn, kick: Kick) => number,
     readonly cpu: Cpu,
   ) {}
 
@@ -71,6 +80,7 @@ export class Gen {
   beginInsn(insn: Insn): void {
     this.insn = insn;
     this.memAddrLocal = -1;
+    this.helperKick = Kick.Never;
   }
 
   tmp64(): number { return this.f.local(T.i64); }
@@ -387,12 +397,12 @@ export class Gen {
 
   /** Call a TypeScript helper without syncing RIP (block epilogues: RIP already holds the next instruction). */
   callHelperNoSync(fn: HelperFn): void {
-    this.f.i32(this.bindHelper(fn)).callTable(this.rt.helper);
+    this.f.i32(this.bindHelper(fn, Kick.Always)).callTable(this.rt.helper);
   }
 
   /** Call a TypeScript helper bound now; RIP is synced first so helpers see this instruction. */
   callHelper(fn: HelperFn): void {
-    const id = this.bindHelper(fn);
+    const id = this.bindHelper(fn, this.helperKick);
     this.syncRip();
     this.f.i32(id).callTable(this.rt.helper);
   }

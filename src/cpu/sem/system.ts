@@ -2,7 +2,7 @@
 // rules that end a block after an instruction changes the mode or needs the dispatcher.
 import { Mnemonic, OpKind, Register, Code } from '../iced.js';
 import { def } from './table.js';
-import type { Gen } from './gen.js';
+import { Kick, type Gen } from './gen.js';
 import { jmpNear, callNear, popGeneral, isNearTarget } from './control.js';
 import { push, pop, peek, stackAddrSize } from './stack.js';
 import * as L from '../state-layout.js';
@@ -30,12 +30,12 @@ export const ENDS_BLOCK = new Set<number>();
 /** Mnemonics implemented by TypeScript helpers (they may read or write RFLAGS). */
 export const HELPER_BASED = new Set<number>();
 
-function sys(mn: number | number[], fn: (g: Gen) => void, endsBlock = true): void {
+function sys(mn: number | number[], fn: (g: Gen) => void, endsBlock = true, kick = Kick.Always): void {
   for (const m of Array.isArray(mn) ? mn : [mn]) {
     HELPER_BASED.add(m);
     if (endsBlock) ENDS_BLOCK.add(m);
   }
-  def(mn, fn);
+  def(mn, (g) => { g.helperKick = kick; fn(g); });
 }
 
 const big = (g: Gen, off: number): bigint => g.cpu.st.get64(off);
@@ -200,7 +200,7 @@ sys([M.Iret, M.Iretd, M.Iretq], (g) => {
   const size = g.insn.mnemonic === M.Iret ? 2 : g.insn.mnemonic === M.Iretd ? 4 : 8;
   g.callHelper(() => iret(cpu, size));
   g.ended = true;
-});
+}, true, Kick.IfPending);
 
 function softInt(g: Gen, vector: number, kind: EventKind): void {
   const cpu = g.cpu;
@@ -258,7 +258,7 @@ sys(M.Cli, (g) => {
     if (cpu.protectedMode && cpu.cpl > ((fl >> 12) & 3)) throw fault(Vec.GP, 0);
     cpu.setRflags(fl & ~IF);
   });
-});
+}, true, Kick.Never);
 
 sys(M.Sti, (g) => {
   const cpu = g.cpu;
@@ -268,7 +268,7 @@ sys(M.Sti, (g) => {
     if (!(fl & IF)) cpu.intShadow = true;
     cpu.setRflags(fl | IF);
   });
-});
+}, true, Kick.IfPending);
 
 sys([M.Popf, M.Popfd, M.Popfq], (g) => {
   const cpu = g.cpu;
@@ -291,7 +291,7 @@ sys([M.Popf, M.Popfd, M.Popfq], (g) => {
     cpu.updateMode();
   });
   pop(g, n);
-});
+}, true, Kick.IfPending);
 
 sys(M.Hlt, (g) => {
   const cpu = g.cpu;
@@ -313,7 +313,7 @@ sys([M.Stac, M.Clac], (g) => {
     cpu.setRflags(set ? fl | AC : fl & ~AC);
     cpu.updateMode();
   });
-});
+}, true, Kick.Never);
 
 sys(M.Cpuid, (g) => {
   const cpu = g.cpu;
@@ -322,7 +322,7 @@ sys(M.Cpuid, (g) => {
     const [a, b, c, d] = cpuid(cpu, st.gpr32(0), st.gpr32(1));
     st.setGpr32(0, a); st.setGpr32(3, b); st.setGpr32(1, c); st.setGpr32(2, d);
   });
-}, false);
+}, false, Kick.Never);
 
 sys(M.Rdmsr, (g) => {
   const cpu = g.cpu;
@@ -331,7 +331,7 @@ sys(M.Rdmsr, (g) => {
     const v = rdmsr(cpu, st.gpr32(1));
     st.setGpr32(0, Number(v & 0xffffffffn)); st.setGpr32(2, Number(v >> 32n));
   });
-}, false);
+}, false, Kick.Never);
 
 sys(M.Wrmsr, (g) => {
   const cpu = g.cpu;
@@ -352,13 +352,13 @@ sys([M.Rdtsc, M.Rdtscp], (g) => {
     st.setGpr32(0, Number(t & 0xffffffffn)); st.setGpr32(2, Number(t >> 32n));
     if (p) st.setGpr32(1, Number(st.get64(L.TSC_AUX) & 0xffffffffn));
   });
-}, false);
+}, false, Kick.Never);
 
 sys(M.Rdpid, (g) => {
   const cpu = g.cpu;
   g.callHelper(() => cpu.st.set64(A0, cpu.st.get64(L.TSC_AUX)));
   g.opFromArg(0, A0, g.opBytes(0));
-}, false);
+}, false, Kick.Never);
 
 sys(M.Xgetbv, (g) => {
   const cpu = g.cpu;
@@ -369,13 +369,13 @@ sys(M.Xgetbv, (g) => {
     const v = st.get64(L.XCR0);
     st.setGpr32(0, Number(v & 0xffffffffn)); st.setGpr32(2, Number(v >> 32n));
   });
-}, false);
+}, false, Kick.Never);
 
 sys(M.Syscall, (g) => { const cpu = g.cpu; const next = g.insn.next; g.callHelper(() => syscallFrom(cpu, next)); g.ended = true; });
 sys([M.Sysret, M.Sysretq], (g) => { const cpu = g.cpu; const w = g.insn.mnemonic === M.Sysretq; g.callHelper(() => sysret(cpu, w)); g.ended = true; });
 sys(M.Sysenter, (g) => { const cpu = g.cpu; g.callHelper(() => sysenter(cpu)); g.ended = true; });
 sys([M.Sysexit, M.Sysexitq], (g) => { const cpu = g.cpu; const w = g.insn.mnemonic === M.Sysexitq; g.callHelper(() => sysexit(cpu, w)); g.ended = true; });
-sys(M.Swapgs, (g) => { const cpu = g.cpu; g.callHelper(() => swapgs(cpu)); });
+sys(M.Swapgs, (g) => { const cpu = g.cpu; g.callHelper(() => swapgs(cpu)); }, true, Kick.Never);
 
 sys([M.Lgdt, M.Lidt], (g) => {
   const cpu = g.cpu;
@@ -427,7 +427,7 @@ sys([M.Lar, M.Lsl, M.Verr, M.Verw], (g) => {
     f.end();
   }
   g.lazyKind = -1;
-}, false);
+}, false, Kick.Never);
 
 sys(M.Arpl, (g) => {
   if (g.is64) { g.raise(Vec.UD); g.ended = true; return; }
@@ -455,7 +455,7 @@ sys(M.Invlpg, (g) => {
     cpu.tlb.flushPage(lo, hi);
     cpu.code.flushLinearPage(lo, hi);
   });
-});
+}, true, Kick.Never);
 
 sys(M.Invpcid, (g) => {
   const cpu = g.cpu;

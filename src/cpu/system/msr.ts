@@ -24,6 +24,16 @@ export function tsc(cpu: Cpu): bigint {
   return BigInt(Math.floor(cpu.tscSource())) + cpu.st.get64(L.TSC_OFFSET);
 }
 
+/**
+ * IA32_ARCH_CAPABILITIES: this CPU executes nothing speculatively, so it reports itself immune to
+ * every speculative-execution and buffer-sampling issue the MSR has a "not affected" bit for (RDCL_NO,
+ * SKIP_L1DFL_VMENTRY, SSB_NO, MDS_NO, IF_PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO, PSDP_NO,
+ * BHI_NO, PBRSB_NO, GDS_NO, RFDS_NO). Guests then skip page-table isolation and buffer clearing.
+ */
+export const ARCH_CAPABILITIES = BigInt(
+  (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 20) | (1 << 24) | (1 << 26) | (1 << 27),
+);
+
 export function rdmsr(cpu: Cpu, msr: number): bigint {
   if (cpu.cpl !== 0) throw fault(Vec.GP, 0);
   const st = cpu.st;
@@ -41,6 +51,7 @@ export function rdmsr(cpu: Cpu, msr: number): bigint {
     case 0x17: case 0x8b: case 0x179: case 0x17a: return 0n; // platform id, microcode, MCG_CAP/STATUS
     case 0x3a: return 1n; // FEATURE_CONTROL: locked, VMX off
     case 0xce: return 0n;
+    case 0x10a: return ARCH_CAPABILITIES;
   }
   if (msr >= 0x200 && msr < 0x210) return st.get64(L.MTRR_VAR + (msr - 0x200) * 8);
   const fi = MTRR_FIXED_MSRS.indexOf(msr);
