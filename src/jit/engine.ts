@@ -456,6 +456,7 @@ export class Engine {
         work.push(s);
       }
     }
+    this.decoder.release();
     this.pendingHelperIds = [];
     const wasm = translateBlocks(codes, mode, { cpu: this.cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased }, this.pages, this.pages);
     const modInfo = { helperIds: this.pendingHelperIds, live: codes.length };

@@ -26,7 +26,9 @@ function disassemble(bytes: Uint8Array): string {
 
 function decode(bytes: number[], ip = 0x1000n): Insn[] {
   const out: Insn[] = [];
-  new InsnDecoder().decodeRun(new Uint8Array(bytes), ip, ip, 64, (d) => { out.push(d); return true; });
+  const dec = new InsnDecoder();
+  dec.decodeRun(new Uint8Array(bytes), ip, ip, 64, (d) => { out.push(d); return true; });
+  dec.release();
   return out;
 }
 
