@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from './errors.js';
 import { runGuest } from '../machine/run.js';
+import type { EngineKind } from '../machine/machine.js';
 
 interface RunOptions {
   kernel?: string;
@@ -11,6 +12,7 @@ interface RunOptions {
   timeout?: string;
   expect: string[];
   stats?: boolean;
+  engine: string;
   disk: string[];
   snapshot?: boolean;
 }
@@ -37,10 +39,12 @@ export function registerRunCommand(program: Command): void {
     .option('--disk <file>', 'disk image (VHD or raw) attached as virtio-blk: /dev/vda, /dev/vdb, … (repeatable)', collect, [])
     .option('--snapshot', 'write disk changes to a temporary overlay: the images stay untouched')
     .option('--stats', 'print execution statistics to stderr at the end')
+    .option('--engine <kind>', "execution engine: 'jit' (cold blocks, hot regions) or 'cold' (cold tier only)", 'jit')
     .action(async (image: string | undefined, o: RunOptions) => {
       if (!o.kernel && !image) throw new UsageError('nothing to boot: give a disk image or --kernel FILE (see vmrun --help)');
       const disks = image ? [image, ...o.disk] : o.disk;
       const memMiB = parsePositive('--mem', o.mem, 3072);
+      if (o.engine !== 'jit' && o.engine !== 'cold') throw new UsageError(`--engine: expected 'jit' or 'cold', got '${o.engine}'`);
       const timeoutSec = o.timeout !== undefined ? parsePositive('--timeout', o.timeout, 1e7) : undefined;
       const expect = o.expect.map((e) => {
         try { return new RegExp(e, 'm'); } catch { throw new UsageError(`--expect: invalid regular expression '${e}'`); }
@@ -70,7 +74,7 @@ export function registerRunCommand(program: Command): void {
       }
       try {
         const res = await runGuest({
-          kernel: o.kernel, append: o.append, modules: o.module, initrd: o.initrd, memMiB, timeoutSec, expect, disks, snapshot: o.snapshot, warn: (w) => process.stderr.write(`vmrun: ${w}\n`),
+          kernel: o.kernel, append: o.append, modules: o.module, initrd: o.initrd, memMiB, timeoutSec, expect, disks, snapshot: o.snapshot, engine: o.engine as EngineKind, warn: (w) => process.stderr.write(`vmrun: ${w}\n`),
           serialOut: (s) => { pending += s; if (pending.length > 65536) flush(); },
           input: stdin.isTTY || !stdin.readableEnded ? input() : null,
           onMachine: (m) => { stopMachine = () => m.stop('timeout'); },

@@ -80,6 +80,8 @@ export const MTRR_VAR = 904; // 16 × i64 (8 base/mask pairs) → 1032
  * the end of a slice, or 0 when a helper or device needs the dispatcher now (Cpu.kick).
  */
 export const DEADLINE = 1040;
+/** Instructions retired by hot-tier regions (a subset of ICOUNT, for --stats). */
+export const HOT_ICOUNT = 1048;
 
 /** SSE: xmm0..xmm15 (16 bytes each), MXCSR. */
 export const XMM = 1536;

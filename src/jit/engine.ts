@@ -2,12 +2,12 @@ import v8 from 'node:v8';
 import { Cpu } from '../cpu/cpu.js';
 import * as L from '../cpu/state-layout.js';
 import { buildRuntimeModule, RT_NAMES } from './runtime-module.js';
-import { translateBlocks, mnemonicName, jumpCacheIndex, type BlockCode } from './translate.js';
+import { translateBlocks, translateRegion, mnemonicName, jumpCacheIndex, type BlockCode, type TranslateHooks, type RegionExit } from './translate.js';
 import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
 import { GuestFault, fault, Vec } from '../cpu/exception.js';
 import { bitnessOf, MODE_CS64, MODE_TF } from '../cpu/mode.js';
-import { RAM_BASE, GUEST_PAGE, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE } from '../mmu/layout.js';
+import { RAM_BASE, GUEST_PAGE, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, HOT_COUNTERS, HOT_COUNTER_SLOTS } from '../mmu/layout.js';
 import { Kick, type HelperFn, type Gen } from '../cpu/sem/gen.js';
 import { endsBlock, isHelperBased } from '../cpu/sem/index.js';
 import { segCheck } from '../cpu/system/segcheck.js';
@@ -37,6 +37,11 @@ interface Block {
   /** Slot in the shared function table (for chaining from other blocks through the jump cache). */
   slot: number;
   valid: boolean;
+  /** Runs in a hot region (its function is the region's entry for this block). */
+  hot: boolean;
+  /** The region (id, 0: none) and this block's index in it, published in its jump-cache entry. */
+  region: number;
+  regionIndex: number;
 }
 
 export interface EngineStats {
@@ -45,6 +50,9 @@ export interface EngineStats {
   compileMs: number;
   invalidations: number;
   blocksExecuted: number;
+  /** Hot tier: regions compiled and the blocks they hold. */
+  regionsCompiled: number;
+  regionBlocks: number;
   /** Why generated code returned to Engine.run: instruction budget spent, a kick (helper, I/O, MMIO, stop), a jump-cache miss, a guest fault. */
   exits: { budget: number; event: number; lookup: number; fault: number };
 }
@@ -56,6 +64,8 @@ const MAX_BLOCK_INSNS = 64;
 const MAX_BATCH_BLOCKS = 64;
 /** Pages one batch may reach through direct successors. */
 const MAX_BATCH_PAGES = 8;
+/** Blocks in one hot region at most. */
+const MAX_REGION_BLOCKS = 256;
 
 /** A linear page of guest code being translated, with its bytes and where it lives. */
 interface CodePage {
@@ -102,10 +112,23 @@ export class Engine {
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private readonly pages: number;
-  readonly stats: EngineStats = { blocksCompiled: 0, modulesCompiled: 0, compileMs: 0, invalidations: 0, blocksExecuted: 0, exits: { budget: 0, event: 0, lookup: 0, fault: 0 } };
+  readonly stats: EngineStats = { blocksCompiled: 0, modulesCompiled: 0, compileMs: 0, invalidations: 0, blocksExecuted: 0, regionsCompiled: 0, regionBlocks: 0, exits: { budget: 0, event: 0, lookup: 0, fault: 0 } };
 
-  constructor(readonly cpu: Cpu) {
+  /** Cold-tier blocks by table slot (for hot-counter reports). */
+  private readonly slotBlocks: (Block | undefined)[] = [];
+  /** Slots of blocks that reached the hot threshold since the last compileHot. */
+  private hotSlots: number[] = [];
+  private regionIds = 0;
+  private readonly counters: Uint32Array;
+  /** Whether cold blocks count executions and hot ones are compiled into regions (`--engine jit`). */
+  readonly hotTier: boolean;
+  private readonly hooks: TranslateHooks;
+
+  constructor(readonly cpu: Cpu, opts: { hotTier?: boolean } = {}) {
+    this.hotTier = opts.hotTier ?? true;
     const memory = cpu.memory;
+    this.counters = new Uint32Array(memory.buffer, HOT_COUNTERS, HOT_COUNTER_SLOTS);
+    this.hooks = { cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased };
     this.pages = memory.buffer.byteLength / 65536;
     this.u32 = new Uint32Array(memory.buffer, 0, L.STATE_END / 4);
     this.jc = new Uint32Array(memory.buffer, JUMP_CACHE_BASE, (JUMP_CACHE_ENTRIES * JUMP_CACHE_ENTRY_SIZE) / 4);
@@ -129,6 +152,7 @@ export class Engine {
         io_in: (port: number, size: number) => { kick(); return cpu.ioIn(port, size); },
         io_out: (port: number, size: number, v: number) => { kick(); cpu.ioOut(port, size, v); },
         seg_check: (seg: number, off: number, size: number, write: number) => segCheck(cpu, seg, off >>> 0, size, write !== 0),
+        hot: (slot: number) => { this.hotSlots.push(slot); kick(); },
       },
     });
     const rx = this.rt.exports as Record<string, Function>;
@@ -209,6 +233,7 @@ export class Engine {
       try {
         for (; !cpu.halted && !cpu.stopRequested; n++) {
           if (n > 0 && (kicked() || spent())) break;
+          if (this.hotSlots.length) this.compileHot();
           const lo = u32[L.RIP >> 2], hi = u32[(L.RIP >> 2) + 1], mode = u32[L.MODE >> 2];
           const csBase = mode & MODE_CS64 ? 0 : u32[csOff];
           let b: Block | null = null;
@@ -253,7 +278,7 @@ export class Engine {
     const e = jumpCacheIndex(b.ipLo) * (JUMP_CACHE_ENTRY_SIZE / 4);
     const jc = this.jc;
     if (jc[e + 4] === b.slot && jc[e] === b.ipLo && jc[e + 1] === b.ipHi && jc[e + 2] === b.mode && jc[e + 3] === b.csBase) return;
-    jc[e] = b.ipLo; jc[e + 1] = b.ipHi; jc[e + 2] = b.mode; jc[e + 3] = b.csBase; jc[e + 4] = b.slot;
+    jc[e] = b.ipLo; jc[e + 1] = b.ipHi; jc[e + 2] = b.mode; jc[e + 3] = b.csBase; jc[e + 4] = b.slot; jc[e + 5] = b.region; jc[e + 6] = b.regionIndex;
   }
 
   /** Drop `b`'s jump-cache entry, if it has one. */
@@ -262,13 +287,14 @@ export class Engine {
     if (this.jc[e + 4] === b.slot) this.jc.fill(0xffffffff, e, e + JUMP_CACHE_ENTRY_SIZE / 4);
   }
 
-  private allocSlot(fn: Function): number {
+  /** A free slot of the function table (its hot counter reset). */
+  private allocSlot(): number {
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.nextSlot++;
       if (slot >= this.table.length) this.table.grow(this.table.length);
     }
-    this.table.set(slot, fn);
+    if (slot < HOT_COUNTER_SLOTS) this.counters[slot] = 0;
     return slot;
   }
 
@@ -400,111 +426,216 @@ export class Engine {
   }
 
   /**
-   * Translate the block at `ip` and, speculatively, its direct successors — across pages too, since a
-   * Wasm module costs a few hundred microseconds however few functions it holds — into one module.
+   * Decode the block at `ip` and the blocks reachable from it by direct branches (breadth first, at
+   * most `maxBlocks`, over at most `maxPages` linear pages; `skipKnown`: not the ones already
+   * translated). Throws the guest's fault when the first instruction can't be fetched or decoded.
    */
-  private translateBatch(lo: number, hi: number, mode: number, csBase: number, linLo: number, linHi: number, phys: number): Block {
-    const t0 = performance.now();
+  private collectBlocks(ipBig: bigint, mode: number, csBase: number, first: CodePage, opts: { maxBlocks: number; maxPages: number; skipKnown: boolean; seeds?: bigint[] }): { codes: BlockCode[]; info: { page: CodePage; cross: boolean }[] } {
     const bitness = bitnessOf(mode);
     const maxInsns = mode & MODE_TF ? 1 : MAX_BLOCK_INSNS;
-    const ipBig = (BigInt(hi) << 32n) | BigInt(lo);
-    const pagesSeen = new Map<bigint, CodePage>();
-    this.codePage(ipBig, mode, csBase, pagesSeen, { phys, mask: this.cpu.lastFetchPageMask, global: this.cpu.lastFetchGlobal });
+    const pagesSeen = new Map<bigint, CodePage>([[first.windowIp, first]]);
     const codes: BlockCode[] = [];
     const info: { page: CodePage; cross: boolean }[] = [];
-    const queued = new Set<bigint>([ipBig]);
-    const work: bigint[] = [ipBig];
-    while (work.length && codes.length < MAX_BATCH_BLOCKS) {
-      const start = work.shift()!;
-      const cp = start === ipBig ? pagesSeen.values().next().value as CodePage : this.codePage(start, mode, csBase, pagesSeen);
-      if (!cp) continue;
-      const insns: Insn[] = [];
-      let cross = false;
-      let truncated = false;
-      this.decoder.decodeRun(cp.bytes, cp.windowIp, start, bitness, (d) => {
-        if (d.ip >= cp.ipEnd) return false; // next block starts on the next page
-        if (d.isInvalid && Number(d.ip - cp.windowIp) + 15 > cp.bytes.length) { truncated = true; return false; }
-        insns.push(d);
-        if (d.next > cp.ipEnd) cross = true;
-        if (d.flow !== FlowControl.Next || endsBlock(d) || insns.length >= maxInsns) return false;
-        return !cross;
-      });
-      if (insns.length === 0) {
-        if (start !== ipBig) continue;
-        // the first instruction runs off the end of the mapped window: fetch fault on the next page
-        if (truncated) {
-          const nLo = ((linLo & ~0xfff) + GUEST_PAGE) >>> 0;
-          this.cpu.fetchPhys(nLo, nLo === 0 ? (linHi + 1) >>> 0 : linHi);
+    const work: bigint[] = [ipBig, ...(opts.seeds ?? []).filter((s) => s !== ipBig)];
+    const queued = new Set<bigint>(work);
+    try {
+      while (work.length && codes.length < opts.maxBlocks) {
+        const start = work.shift()!;
+        const cp = start === ipBig ? first : this.codePage(start, mode, csBase, pagesSeen);
+        if (!cp) continue;
+        const insns: Insn[] = [];
+        let cross = false;
+        let truncated = false;
+        this.decoder.decodeRun(cp.bytes, cp.windowIp, start, bitness, (d) => {
+          if (d.ip >= cp.ipEnd) return false; // next block starts on the next page
+          if (d.isInvalid && Number(d.ip - cp.windowIp) + 15 > cp.bytes.length) { truncated = true; return false; }
+          insns.push(d);
+          if (d.next > cp.ipEnd) cross = true;
+          if (d.flow !== FlowControl.Next || endsBlock(d) || insns.length >= maxInsns) return false;
+          return !cross;
+        });
+        if (insns.length === 0) {
+          if (start !== ipBig) continue;
+          // the first instruction runs off the end of the mapped window: fetch fault on the next page
+          if (truncated) {
+            const nLo = ((first.linPage) + GUEST_PAGE) >>> 0;
+            this.cpu.fetchPhys(nLo, nLo === 0 ? (first.linHi + 1) >>> 0 : first.linHi);
+          }
+          throw fault(Vec.UD);
         }
-        throw fault(Vec.UD);
-      }
-      codes.push({ ip: start, insns });
-      info.push({ page: cp, cross });
-      const last = insns[insns.length - 1];
-      const succ: bigint[] = [];
-      if (last.flow === FlowControl.Next || last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.Call) succ.push(last.next);
-      if ((last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.UnconditionalBranch) && isNear(last)) succ.push(last.branchTarget);
-      for (const s of succ) {
-        if (queued.has(s)) continue;
-        queued.add(s);
-        const inPage = s >= cp.windowIp && s < cp.ipEnd;
-        if (!inPage && pagesSeen.size >= MAX_BATCH_PAGES) continue;
-        if (inPage) {
-          const sLo = Number(s & 0xffffffffn), sHi = Number(s >> 32n);
-          if (this.physGet(cp.physPage + Number(s - cp.windowIp), sLo, sHi, mode, csBase)) continue;
+        codes.push({ ip: start, insns });
+        info.push({ page: cp, cross });
+        for (const s of staticSuccessors(insns[insns.length - 1])) {
+          if (queued.has(s)) continue;
+          queued.add(s);
+          const inPage = s >= cp.windowIp && s < cp.ipEnd;
+          if (!inPage && pagesSeen.size >= opts.maxPages) continue;
+          if (inPage && opts.skipKnown) {
+            const sLo = Number(s & 0xffffffffn), sHi = Number(s >> 32n);
+            if (this.physGet(cp.physPage + Number(s - cp.windowIp), sLo, sHi, mode, csBase)) continue;
+          }
+          work.push(s);
         }
-        work.push(s);
       }
+    } finally {
+      this.decoder.release();
     }
-    this.decoder.release();
-    this.pendingHelperIds = [];
-    const wasm = translateBlocks(codes, mode, { cpu: this.cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased }, this.pages, this.pages);
-    const modInfo = { helperIds: this.pendingHelperIds, live: codes.length };
+    return { codes, info };
+  }
+
+  /** Compile and instantiate a module of translated code (a host bug names the instruction). */
+  private compile(wasm: Uint8Array<ArrayBuffer>, codes: BlockCode[], mode: number): WebAssembly.Instance {
     let mod: WebAssembly.Module;
     try {
       mod = new WebAssembly.Module(wasm);
     } catch (e) {
       throw new Error(`code generation bug: ${this.findBadInsn(codes, mode)}: ${(e as Error).message}`);
     }
-    const inst = this.instantiate(mod);
     this.stats.modulesCompiled++;
-    this.stats.blocksCompiled += codes.length;
-    let first: Block | undefined;
-    codes.forEach((c, i) => {
-      const { page: cp, cross } = info[i];
-      const sLo = Number(c.ip & 0xffffffffn), sHi = Number(c.ip >> 32n);
-      const paddr = cp.physPage + Number(c.ip - cp.windowIp);
-      if (i > 0 && this.physGet(paddr, sLo, sHi, mode, csBase)) { modInfo.live--; return; } // already translated by an earlier batch: keep that one
-      const pages = cross && cp.nextPhysPage >= 0 ? [cp.physPage, cp.nextPhysPage] : [cp.physPage];
-      const fn = inst.exports[`b${i}`] as () => void;
-      const bLinLo = (cp.linPage + Number(c.ip - cp.windowIp)) >>> 0;
-      const linKeys = [Engine.linKey(bLinLo, cp.linHi, cp.mask)];
-      if (cross) linKeys.push(Engine.linKey(((bLinLo & ~0xfff) + 0x1000) >>> 0, bLinLo >= 0xfffff000 ? cp.linHi + 1 : cp.linHi, 0xfff));
-      const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, module: modInfo, paddr, chain: null, pchain: null, s0: null, s1: null, sEpoch: 0, linKeys, global: cp.global && !cross, valid: true, slot: this.allocSlot(fn) };
-      b.pchain = this.phys.get(paddr) ?? null;
-      this.phys.set(paddr, b);
-      for (const p of pages) {
-        let set = this.byPage.get(p);
-        if (!set) {
-          set = new Set();
-          this.byPage.set(p, set);
-          this.cpu.tlb.protectPhysPage(p);
-        }
-        set.add(b);
+    return this.instantiate(mod);
+  }
+
+  /** A new Block for code `c` fetched through page `cp`, registered in the physical and per-page maps. */
+  private newBlock(c: BlockCode, cp: CodePage, cross: boolean, mode: number, csBase: number, fn: () => void, slot: number, modInfo: Block['module'], hot: boolean): Block {
+    const sLo = Number(c.ip & 0xffffffffn), sHi = Number(c.ip >> 32n);
+    const paddr = cp.physPage + Number(c.ip - cp.windowIp);
+    const pages = cross && cp.nextPhysPage >= 0 ? [cp.physPage, cp.nextPhysPage] : [cp.physPage];
+    const bLinLo = (cp.linPage + Number(c.ip - cp.windowIp)) >>> 0;
+    const linKeys = [Engine.linKey(bLinLo, cp.linHi, cp.mask)];
+    if (cross) linKeys.push(Engine.linKey(((bLinLo & ~0xfff) + 0x1000) >>> 0, bLinLo >= 0xfffff000 ? cp.linHi + 1 : cp.linHi, 0xfff));
+    const b: Block = { fn, ipLo: sLo, ipHi: sHi, mode, csBase, pages, module: modInfo, paddr, chain: null, pchain: null, s0: null, s1: null, sEpoch: 0, linKeys, global: cp.global && !cross, valid: true, slot, hot, region: 0, regionIndex: 0 };
+    this.table.set(slot, fn);
+    this.slotBlocks[slot] = b;
+    b.pchain = this.phys.get(paddr) ?? null;
+    this.phys.set(paddr, b);
+    for (const p of pages) {
+      let set = this.byPage.get(p);
+      if (!set) {
+        set = new Set();
+        this.byPage.set(p, set);
+        this.cpu.tlb.protectPhysPage(p);
       }
+      set.add(b);
+    }
+    return b;
+  }
+
+  /**
+   * Translate the block at `ip` and, speculatively, its direct successors — across pages too, since a
+   * Wasm module costs a few hundred microseconds however few functions it holds — into one module.
+   */
+  private translateBatch(lo: number, hi: number, mode: number, csBase: number, linLo: number, linHi: number, phys: number): Block {
+    const t0 = performance.now();
+    const ipBig = (BigInt(hi) << 32n) | BigInt(lo);
+    const first = this.codePage(ipBig, mode, csBase, new Map(), { phys, mask: this.cpu.lastFetchPageMask, global: this.cpu.lastFetchGlobal })!;
+    const { codes, info } = this.collectBlocks(ipBig, mode, csBase, first, { maxBlocks: MAX_BATCH_BLOCKS, maxPages: MAX_BATCH_PAGES, skipKnown: true });
+    // blocks already translated by an earlier batch (reached through another page) keep that translation
+    const keep = codes.map((c, i) => {
+      if (i === 0) return true;
+      const cp = info[i].page;
+      return !this.physGet(cp.physPage + Number(c.ip - cp.windowIp), Number(c.ip & 0xffffffffn), Number(c.ip >> 32n), mode, csBase);
+    });
+    const kept = codes.filter((_, i) => keep[i]);
+    const keptInfo = info.filter((_, i) => keep[i]);
+    const slots = kept.map(() => this.allocSlot());
+    const counters = this.hotTier && !(mode & MODE_TF) ? slots.map((slot) => ({ addr: HOT_COUNTERS + slot * 4, slot })) : undefined;
+    if (counters) for (const c of counters) if (c.slot >= HOT_COUNTER_SLOTS) { counters.length = 0; break; }
+    this.pendingHelperIds = [];
+    const wasm = translateBlocks(kept, mode, this.hooks, this.pages, this.pages, counters?.length ? counters : undefined);
+    const modInfo = { helperIds: this.pendingHelperIds, live: kept.length };
+    const inst = this.compile(wasm, kept, mode);
+    this.stats.blocksCompiled += kept.length;
+    let firstBlock: Block | undefined;
+    kept.forEach((c, i) => {
+      const b = this.newBlock(c, keptInfo[i].page, keptInfo[i].cross, mode, csBase, inst.exports[`b${i}`] as () => void, slots[i], modInfo, false);
       if (i > 0) this.insertLinear(b);
-      if (i === 0) first = b;
+      else firstBlock = b;
     });
     this.stats.compileMs += performance.now() - t0;
-    return first!;
+    return firstBlock!;
+  }
+
+  /**
+   * Hot tier: compile the region around hot block `hb` — the blocks of its page reachable from it by
+   * direct branches — into one Wasm function, and point every one of those blocks (translated
+   * before or not) at its entry into the region.
+   */
+  private compileRegion(hb: Block): void {
+    const t0 = performance.now();
+    const ipBig = (BigInt(hb.ipHi) << 32n) | BigInt(hb.ipLo >>> 0);
+    const mode = hb.mode, csBase = hb.csBase;
+    const cp = this.codePage(ipBig, mode, csBase, new Map());
+    if (!cp || cp.physPage !== hb.paddr - (hb.paddr % GUEST_PAGE)) return; // remapped since: not this code
+    let collected;
+    try {
+      // every block known on this page (cold ones, an older region's) joins: a page gets one region
+      const seeds: bigint[] = [];
+      for (const b of this.byPage.get(cp.physPage) ?? []) {
+        if (!b.valid || b.mode !== mode || b.csBase !== csBase || b.ipHi !== hb.ipHi || (b.ipLo & ~0xfff) !== (hb.ipLo & ~0xfff)) continue;
+        seeds.push((BigInt(b.ipHi) << 32n) | BigInt(b.ipLo >>> 0));
+      }
+      collected = this.collectBlocks(ipBig, mode, csBase, cp, { maxBlocks: MAX_REGION_BLOCKS, maxPages: 1, skipKnown: false, seeds });
+    } catch (e) {
+      if (e instanceof GuestFault) return;
+      throw e;
+    }
+    const { codes, info } = regionOrder(collected.codes, collected.info);
+    const index = new Map<bigint, number>(codes.map((c, i) => [c.ip, i]));
+    const exits = codes.map((c): RegionExit => {
+      const last = c.insns[c.insns.length - 1];
+      // a system instruction may have changed the mode: continue through dispatch
+      if (endsBlock(last) && isHelperBased(last)) return { succ: [], complete: false, indirect: false };
+      const all = regionSuccessors(last);
+      const succ = all.filter((s) => index.has(s)).map((s): [bigint, number] => [s, index.get(s)!]);
+      const indirect = last.flow === FlowControl.IndirectBranch || last.flow === FlowControl.IndirectCall || last.flow === FlowControl.Return;
+      return { succ, complete: !indirect && succ.length === all.length && succ.length > 0, indirect };
+    });
+    const regionId = ++this.regionIds;
+    this.pendingHelperIds = [];
+    const wasm = translateRegion(codes, exits, mode, csBase, regionId, this.hooks, this.pages, this.pages);
+    const modInfo = { helperIds: this.pendingHelperIds, live: codes.length };
+    const inst = this.compile(wasm, codes, mode);
+    this.stats.regionsCompiled++;
+    this.stats.regionBlocks += codes.length;
+    codes.forEach((c, i) => {
+      const fn = inst.exports[`e${i}`] as () => void;
+      const { page, cross } = info[i];
+      const paddr = page.physPage + Number(c.ip - page.windowIp);
+      const old = this.physGet(paddr, Number(c.ip & 0xffffffffn), Number(c.ip >> 32n), mode, csBase);
+      if (old) {
+        // the cold translation stays alive for its module's sake; calls now go to the region
+        old.fn = fn;
+        old.hot = true;
+        old.region = regionId;
+        old.regionIndex = i;
+        this.table.set(old.slot, fn);
+        this.forgetJump(old);
+        old.module.live--;
+        old.module = modInfo;
+        return;
+      }
+      const b = this.newBlock(c, page, cross, mode, csBase, fn, this.allocSlot(), modInfo, true);
+      b.region = regionId;
+      b.regionIndex = i;
+    });
+    this.stats.compileMs += performance.now() - t0;
+  }
+
+  /** Compile regions for the blocks that reported themselves hot. */
+  private compileHot(): void {
+    const slots = this.hotSlots;
+    this.hotSlots = [];
+    for (const slot of slots) {
+      const b = this.slotBlocks[slot];
+      if (b && b.valid && !b.hot) this.compileRegion(b);
+    }
   }
 
   /** Pinpoint the instruction whose semantics emitted invalid Wasm (a host bug report). */
   private findBadInsn(codes: BlockCode[], mode: number): string {
-    const hooks = { cpu: this.cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased };
     for (const c of codes) {
       for (const d of c.insns) {
-        const w = translateBlocks([{ ip: d.ip, insns: [d] }], mode, hooks, this.pages, this.pages);
+        const w = translateBlocks([{ ip: d.ip, insns: [d] }], mode, this.hooks, this.pages, this.pages);
         if (!WebAssembly.validate(w)) return `${mnemonicName(d.mnemonic)} [${Array.from(d.bytes, (b) => b.toString(16).padStart(2, '0')).join(' ')}] at 0x${d.ip.toString(16)}`;
       }
     }
@@ -541,6 +672,7 @@ export class Engine {
       // forget it everywhere it can be found: jump cache, linear and physical maps, function table
       this.forgetJump(b);
       this.table.set(b.slot, null);
+      this.slotBlocks[b.slot] = undefined;
       this.freeSlots.push(b.slot);
       Engine.unlink(this.phys, b.paddr, b, 'pchain');
       this.unlinkLinear(b);
@@ -563,4 +695,41 @@ export class Engine {
 function isNear(d: Insn): boolean {
   const k = d.opKind[0];
   return k === OpKind.NearBranch16 || k === OpKind.NearBranch32 || k === OpKind.NearBranch64;
+}
+
+/** Where control can go after `last` without an indirect jump: fall-through and near direct targets. */
+function staticSuccessors(last: Insn): bigint[] {
+  const succ: bigint[] = [];
+  if (last.flow === FlowControl.Next || last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.Call) succ.push(last.next);
+  if ((last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.UnconditionalBranch || last.flow === FlowControl.Call) && isNear(last)) succ.push(last.branchTarget);
+  return succ;
+}
+
+/** Where control goes after `last` at run time, when that is a constant (a call goes to its target). */
+function regionSuccessors(last: Insn): bigint[] {
+  if (last.flow === FlowControl.Next) return [last.next];
+  if (!isNear(last)) return [];
+  if (last.flow === FlowControl.ConditionalBranch) return [last.next, last.branchTarget];
+  if (last.flow === FlowControl.UnconditionalBranch || last.flow === FlowControl.Call) return [last.branchTarget];
+  return [];
+}
+
+/**
+ * Emission order for a region: depth first from each block, the fall-through (or the jump target)
+ * first, so that a block's likely successor follows its code and is reached without the dispatch loop.
+ */
+function regionOrder<I>(codes: BlockCode[], info: I[]): { codes: BlockCode[]; info: I[] } {
+  const at = new Map<bigint, number>(codes.map((c, i) => [c.ip, i]));
+  const done = new Set<number>();
+  const order: number[] = [];
+  for (let root = 0; root < codes.length; root++) {
+    let i: number | undefined = root;
+    while (i !== undefined && !done.has(i)) {
+      done.add(i);
+      order.push(i);
+      const next: number | undefined = regionSuccessors(codes[i].insns[codes[i].insns.length - 1]).map((s) => at.get(s)).find((k) => k !== undefined && !done.has(k));
+      i = next;
+    }
+  }
+  return { codes: order.map((i) => codes[i]), info: order.map((i) => info[i]) };
 }

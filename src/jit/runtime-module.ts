@@ -39,6 +39,7 @@ export const RT_SIGS = {
   io_out: [[T.i32, T.i32, T.i32], []],
   raise: [[T.i32, T.i32], []],
   seg_check: [[T.i32, T.i32, T.i32, T.i32], []],
+  hot: [[T.i32], []],
 };
 export type RtName = keyof typeof RT_SIGS;
 /** Parameter and result types of runtime function `name`. */
@@ -47,7 +48,7 @@ export const RT_NAMES = Object.keys(RT_SIGS) as RtName[];
 export const rtSlot = (name: RtName): number => RT_NAMES.indexOf(name);
 
 /** JavaScript functions the runtime module wraps for block modules (the Engine provides them). */
-const JS_TRAMPOLINES: RtName[] = ['helper', 'io_in', 'io_out', 'seg_check'];
+const JS_TRAMPOLINES: RtName[] = ['helper', 'io_in', 'io_out', 'seg_check', 'hot'];
 
 export interface RuntimeExports {
   rd8: Function; rd16: Function; rd32: Function; rd64: Function;

@@ -1,4 +1,4 @@
-import { ModuleBuilder, FnBody, type TableFn } from './wasm/encoder.js';
+import { ModuleBuilder, FnBody, T, type TableFn } from './wasm/encoder.js';
 import { RT_NAMES, rtSig, rtSlot, type RtName } from './runtime-module.js';
 import { Gen, type RtFns, type HelperFn, type Kick } from '../cpu/sem/gen.js';
 import { SEM } from '../cpu/sem/table.js';
@@ -49,11 +49,12 @@ export function runtimeRefs(m: ModuleBuilder): RtFns {
     rd: [ref('rd8'), ref('rd16'), ref('rd32'), ref('rd64')],
     wr: [ref('wr8'), ref('wr16'), ref('wr32'), ref('wr64')],
     flagsGet: ref('flags_get'), mul128: ref('mul128'), div128: ref('div128'), dispatch: ref('dispatch'),
-    helper: ref('helper'), ioIn: ref('io_in'), ioOut: ref('io_out'), raise: ref('raise'), segCheck: ref('seg_check'),
+    helper: ref('helper'), ioIn: ref('io_in'), ioOut: ref('io_out'), raise: ref('raise'), segCheck: ref('seg_check'), hot: ref('hot'),
   };
 }
 
 export { jumpCacheIndex } from './runtime-module.js';
+import { JC_HASH_SHIFT } from './runtime-module.js';
 
 function touchesMemory(d: Insn): boolean {
   if (d.mnemonic === Mnemonic.Lea || d.mnemonic === Mnemonic.Nop) return false;
@@ -61,33 +62,57 @@ function touchesMemory(d: Insn): boolean {
   return false;
 }
 
-/** Build one Wasm module holding one exported function per block (`b0`, `b1`, …). */
-export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number): Uint8Array<ArrayBuffer> {
+/** Executions after which a cold block asks for a hot region (see Engine.compileHot). */
+export const HOT_THRESHOLD = 2000;
+
+/**
+ * Emit one block's instructions (shared by both tiers): semantics with flag liveness, RIP synced
+ * before anything that may fault, the next RIP stored when the block falls through, the retired
+ * instructions accounted.
+ */
+function emitBlockBody(g: Gen, b: BlockCode, hooks: TranslateHooks): void {
+  const f = g.f;
+  const live = flagLiveness(b.insns, hooks.isHelperBased);
+  g.lazyKind = -1;
+  for (let i = 0; i < b.insns.length; i++) {
+    const d = b.insns[i];
+    g.beginInsn(d);
+    g.retired = i;
+    g.flagsLive = live[i];
+    // Memory and stack accesses may fault: the faulting RIP must be this instruction's. (Region code
+    // stores it on the way into any runtime call instead: faults happen only there.)
+    if (!g.regs && (d.stackInc !== 0 || touchesMemory(d))) g.syncRip();
+    const sem = d.isInvalid ? undefined : SEM[d.mnemonic];
+    if (sem) sem(g);
+    else hooks.undefinedInsn(g);
+    if (g.ended) break;
+  }
+  if (!g.ended) {
+    const last = b.insns[b.insns.length - 1];
+    f.i32(0).i64Big(last.next).i64Store(RIP);
+  }
+  g.addIcount(b.insns.length);
+}
+
+/**
+ * Build one Wasm module holding one exported function per block (`b0`, `b1`, …). With `counters`,
+ * each block first bumps its execution counter (a 32-bit word at that address) and reports the
+ * block's table slot through the runtime's `hot` once the count reaches HOT_THRESHOLD.
+ */
+export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number, counters?: { addr: number; slot: number }[]): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder({ module: 'env', name: 'mem', pages: memPages, maxPages: memMax });
   m.importTable('env', 'rt', RT_NAMES.length);
   const rt = runtimeRefs(m);
   blocks.forEach((b, bi) => {
     const f = new FnBody(0);
     const g = new Gen(f, mode, rt, hooks.bindHelper, hooks.cpu);
-    const live = flagLiveness(b.insns, hooks.isHelperBased);
-    g.lazyKind = -1;
-    for (let i = 0; i < b.insns.length; i++) {
-      const d = b.insns[i];
-      g.beginInsn(d);
-      g.retired = i;
-      g.flagsLive = live[i];
-      // Memory and stack accesses may fault: the faulting RIP must be this instruction's.
-      if (d.stackInc !== 0 || touchesMemory(d)) g.syncRip();
-      const sem = d.isInvalid ? undefined : SEM[d.mnemonic];
-      if (sem) sem(g);
-      else hooks.undefinedInsn(g);
-      if (g.ended) break;
+    const c = counters?.[bi];
+    if (c) {
+      const t = f.local(T.i32);
+      f.i32(c.addr).i32(c.addr).i32Load().i32(1).i32Add().tee(t).i32Store();
+      f.get(t).i32(HOT_THRESHOLD).i32Eq().if_().i32(c.slot).callTable(rt.hot).end();
     }
-    if (!g.ended) {
-      const last = b.insns[b.insns.length - 1];
-      f.i32(0).i64Big(last.next).i64Store(128 /* RIP */);
-    }
-    g.addIcount(b.insns.length);
+    emitBlockBody(g, b, hooks);
     if (mode & MODE_TF) {
       // single-step: a #DB trap after the instruction (SDM vol. 3 §17.3.1.4), reported in DR6.BS
       const cpu = hooks.cpu;
@@ -100,5 +125,119 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
     emitChain(f, rt.dispatch);
     m.addFunction([], [], f, `b${bi}`);
   });
+  return m.emit();
+}
+
+/** How region block i ends: in-region static successors [RIP, index], and whether that is all of them
+ * (`complete`) or it ends in an indirect jump/call/return whose target may be in the region. */
+export interface RegionExit { succ: [bigint, number][]; complete: boolean; indirect: boolean }
+
+/**
+ * The hot tier: one Wasm function for a whole region (the blocks of a hot page reachable from a hot
+ * block), exported through one entry function per block (`e0`, `e1`, …). Guest registers live in
+ * locals for the whole region and are spilled to the state block only around runtime calls (which
+ * may fault, run a helper or read memory through TypeScript) and at exits. Direct branches between
+ * the region's blocks stay inside the function (a loop around a br_table on the block index), and so
+ * do indirect jumps and returns whose target the jump cache maps to a block of this region (entries
+ * carry the region id and block index); the instruction budget is checked on every such edge.
+ * `exits[i]` describes block i's end: its in-region successors as [RIP, block index], and whether
+ * it ends in an indirect jump, call or return.
+ */
+export function translateRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBase: number, regionId: number, hooks: TranslateHooks, memPages: number, memMax: number): Uint8Array<ArrayBuffer> {
+  // pass 1: which GPRs the region uses and writes (helpers bound here are dummies, code discarded)
+  const seen = { used: 0, written: 0 };
+  const dummy: TranslateHooks = { ...hooks, bindHelper: () => 0, undefinedInsn: (g) => { g.ended = true; } };
+  emitRegion(blocks, exits, mode, csBase, regionId, dummy, memPages, memMax, seen, null);
+  return emitRegion(blocks, exits, mode, csBase, regionId, hooks, memPages, memMax, seen, seen);
+}
+
+function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBase: number, regionId: number, hooks: TranslateHooks,
+  memPages: number, memMax: number, seen: { used: number; written: number }, known: { used: number; written: number } | null): Uint8Array<ArrayBuffer> {
+  const m = new ModuleBuilder({ module: 'env', name: 'mem', pages: memPages, maxPages: memMax });
+  m.importTable('env', 'rt', RT_NAMES.length);
+  const rt = runtimeRefs(m);
+  const n = blocks.length;
+  const region = m.declareFunction([T.i32], []);
+  const f = new FnBody(1);
+  const next = 0;
+  const regs = Array.from({ length: 16 }, () => f.local(T.i64));
+  const rip = f.local(T.i64);
+  const lo = f.local(T.i32), e = f.local(T.i32);
+  const icount = f.local(T.i64), budget = f.local(T.i64);
+  const gen = () => {
+    const g = new Gen(f, mode, rt, hooks.bindHelper, hooks.cpu);
+    g.regs = regs;
+    g.icountLocal = icount;
+    g.seen = seen;
+    if (known) { g.regsUsed = known.used; g.regsWritten = known.written; }
+    return g;
+  };
+  f.loop();
+  for (let i = 0; i < n; i++) f.block();
+  f.get(next).brTable(Array.from({ length: n }, (_, i) => i), n - 1);
+  // The instruction budget is checked on every edge, as the cold tier's dispatch does between blocks
+  // (so both tiers stop at the same instruction: runs stay deterministic whichever tier ran them).
+  // `budget` = DEADLINE - ICOUNT, refreshed after runtime calls (a helper or device may have kicked,
+  // spilling moved the pending count into ICOUNT).
+  const setBudget = () => { f.i32(0).i64Load(DEADLINE).i32(0).i64Load(ICOUNT).i64Sub().set(budget); };
+  blocks.forEach((b, i) => {
+    f.end(); // block i's label: its code follows, nested in the labels of blocks i+1… and the loop
+    const toLoop = n - 1 - i;
+    f.trackLocals();
+    const g = gen();
+    // around runtime calls: spill (precise state for faults and helpers), reload after helpers
+    f.onCall = (fn, after) => {
+      if (fn.slot === rt.flagsGet.slot || fn.slot === rt.mul128.slot) return;
+      if (after) {
+        if (fn.slot === rt.helper.slot) g.reloadRegs();
+        setBudget();
+        return;
+      }
+      g.spillRegs();
+      if (!g.ended) g.syncRip();
+    };
+    emitBlockBody(g, b, hooks);
+    f.onCall = null;
+    const { succ, indirect, complete } = exits[i];
+    // go to block k from inside `depth` extra nesting levels: fall into the next block's code, else loop
+    const goTo = (k: number, depth: number) => {
+      f.get(icount).get(budget).i64GeS().if_().do(() => { g.spillRegs(); }).return_().end();
+      if (k === i + 1) f.br(depth);
+      else f.i32(k).set(next).br(toLoop + depth);
+    };
+    if (succ.length === 1 && complete) goTo(succ[0][1], 0);
+    else if (succ.length || indirect) {
+      f.i32(0).i64Load(RIP).set(rip);
+      succ.forEach(([ip, k], j) => {
+        if (complete && j === succ.length - 1) { goTo(k, 0); return; }
+        f.get(rip).i64Big(ip).i64Eq().if_();
+        goTo(k, 1);
+        f.end();
+      });
+      if (indirect) {
+        // the jump cache entry for RIP, if it names a block of this region (same mode and CS base)
+        f.get(rip).i32WrapI64().tee(lo).get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JUMP_CACHE_ENTRIES - 1).i32And().i32(5).i32Shl().i32(JUMP_CACHE_BASE).i32Add().tee(e);
+        f.i32Load(0).get(lo).i32Eq();
+        f.get(e).i32Load(4).get(rip).i64(32, 0).i64ShrU().i32WrapI64().i32Eq().i32And();
+        f.get(e).i32Load(20).i32(regionId).i32Eq().i32And();
+        f.get(e).i32Load(8).i32(mode).i32Eq().i32And();
+        f.get(e).i32Load(12).i32(csBase).i32Eq().i32And();
+        f.if_();
+        f.get(icount).get(budget).i64GeS().if_().do(() => { g.spillRegs(); }).return_().end();
+        f.get(e).i32Load(24).set(next).br(toLoop + 1).end();
+      }
+    }
+    g.spillRegs();
+    emitChain(f, rt.dispatch);
+    f.releaseLocals();
+  });
+  f.end(); // loop
+  f.prepend(() => { gen().reloadRegs(); setBudget(); });
+  m.setBody(region, f);
+  for (let i = 0; i < n; i++) {
+    const e = new FnBody(0);
+    e.i32(i).returnCall(region);
+    m.addFunction([], [], e, `e${i}`);
+  }
   return m.emit();
 }

@@ -21,7 +21,11 @@ export interface MachineOptions {
   serialOut?: (byte: number) => void;
   /** Disks, attached as virtio-blk PCI functions in slots 4, 5, … (guest: /dev/vda, /dev/vdb, …). */
   disks?: BlockDevice[];
+  /** Execution engine: 'jit' (default: cold blocks, hot regions) or 'cold' (cold tier only). */
+  engine?: EngineKind;
 }
+
+export type EngineKind = 'cold' | 'jit';
 
 export type StopReason = 'exit' | 'timeout' | 'triple-fault' | 'reset' | 'poweroff' | 'halted' | 'expect' | 'limit' | 'internal-error';
 
@@ -47,7 +51,7 @@ export class Machine {
   constructor(opts: MachineOptions) {
     this.phys = new PhysMem(opts.memMiB * 1024 * 1024);
     this.cpu = new Cpu(this.phys.memory, this.phys, this.io);
-    this.engine = new Engine(this.cpu);
+    this.engine = new Engine(this.cpu, { hotTier: (opts.engine ?? 'jit') === 'jit' });
     this.phys.onWrite = (p, len) => {
       for (let page = p - (p % 4096); page < p + len; page += 4096) if (this.cpu.code.isCodePage(page)) this.cpu.code.invalidatePhysPage(page);
     };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Machine, type StopReason } from './machine.js';
+import { Machine, type StopReason, type EngineKind } from './machine.js';
+import { HOT_ICOUNT as L_HOT_ICOUNT } from '../cpu/state-layout.js';
 import { loadKernel } from '../loader/index.js';
 import { UsageError } from '../cli/errors.js';
 import { describeCpu } from './describe.js';
@@ -28,6 +29,8 @@ export interface RunGuestOptions {
   snapshot?: boolean;
   /** Non-fatal notices (e.g. a damaged partition table that was worked around). */
   warn?: (message: string) => void;
+  /** Execution engine (default 'jit'). */
+  engine?: EngineKind;
   /** Lets the caller stop the run (e.g. the terminal escape Ctrl-A x). */
   onMachine?: (m: Machine) => void;
 }
@@ -40,6 +43,10 @@ export interface RunStats {
   modulesCompiled: number;
   compileMs: number;
   invalidations: number;
+  /** Hot tier: regions compiled, blocks in them, instructions retired in them (the rest ran cold). */
+  regionsCompiled: number;
+  regionBlocks: number;
+  hotInstructions: number;
   /** Returns from generated code to the engine, by reason (see EngineStats.exits). */
   exits: { budget: number; event: number; lookup: number; fault: number };
   tlbMisses: number;
@@ -126,7 +133,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
       if (expectIdx === expects.length) machine?.stop('expect');
     }
   };
-  machine = new Machine({ memMiB, serialOut: onByte, disks });
+  machine = new Machine({ memMiB, serialOut: onByte, disks, engine: opts.engine });
   let bs;
   try {
     bs = loadKernel(machine.phys, kernel, {
@@ -195,6 +202,9 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
       modulesCompiled: es.modulesCompiled,
       compileMs: es.compileMs,
       invalidations: es.invalidations,
+      regionsCompiled: es.regionsCompiled,
+      regionBlocks: es.regionBlocks,
+      hotInstructions: cpu.st.num(L_HOT_ICOUNT),
       exits: { ...es.exits },
       tlbMisses: cpu.stats.tlbMisses,
       interrupts: cpu.stats.interrupts,

@@ -24,6 +24,10 @@ export const JUMP_CACHE_BASE = 0x0010_0000;
 export const JUMP_CACHE_ENTRIES = 65536;
 export const JUMP_CACHE_ENTRY_SIZE = 32;
 
+/** Hot-tier execution counters: one 32-bit word per function-table slot (src/jit/engine.ts). */
+export const HOT_COUNTERS = 0x0040_0000;
+export const HOT_COUNTER_SLOTS = 0x10_0000;
+
 /** Host offset of guest physical address 0. Guest RAM occupies [RAM_BASE, RAM_BASE + ramBytes). */
 export const RAM_BASE = 0x0100_0000;
 

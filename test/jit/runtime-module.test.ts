@@ -14,7 +14,7 @@ function instantiate() {
       tlb_miss_read: () => 0,
       tlb_miss_write: () => 0,
       raise: (v: number) => { raised.push(v); throw new Error(`#${v}`); },
-      helper: () => {}, io_in: () => 0, io_out: () => {}, seg_check: () => {},
+      helper: () => {}, io_in: () => 0, io_out: () => {}, seg_check: () => {}, hot: () => {},
     },
   });
   return { memory, ex: inst.exports as any, raised, dv: new DataView(memory.buffer) };

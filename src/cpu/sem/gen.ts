@@ -1,5 +1,5 @@
 import { FnBody, T, type TableFn } from '../../jit/wasm/encoder.js';
-import { GPR, RIP, FLAG_OP, FLAG_RES, FLAG_A, FLAG_B, FLAG_AUX, RFLAGS, segOff, SEG_BASE, XMM, ICOUNT } from '../state-layout.js';
+import { GPR, RIP, FLAG_OP, FLAG_RES, FLAG_A, FLAG_B, FLAG_AUX, RFLAGS, segOff, SEG_BASE, XMM, ICOUNT, HOT_ICOUNT } from '../state-layout.js';
 import type { Insn } from '../decode.js';
 import type { Cpu } from '../cpu.js';
 import { REG, RegClass } from '../regs.js';
@@ -26,6 +26,7 @@ export interface RtFns {
   mul128: TableFn; // (a i64, b i64, signed i32) -> lo i64; hi in RET64
   div128: TableFn; // (hi, lo, divisor i64, signed i32, bytes i32) -> quotient; remainder in RET64 (raises #DE)
   dispatch: TableFn; // () : chain to the next block or return to the engine
+  hot: TableFn; // (i32 table slot) : a cold block reached the hot threshold
 }
 
 export type HelperFn = () => void;
@@ -87,51 +88,109 @@ export class Gen {
   tmp32(): number { return this.f.local(T.i32); }
 
   // ---- registers -------------------------------------------------------------------------
+  // In the cold tier GPRs live in the state block; in a hot region (`regs` set) GPR n lives in Wasm
+  // local regs[n] and the region spills them around anything that can observe the state block.
+
+  /** Hot tier: the locals holding GPR 0-15 (null: registers are in the state block). */
+  regs: number[] | null = null;
+  /**
+   * Hot tier: GPRs the region reads or writes (loaded on entry and after helpers) and writes
+   * (stored before anything that can observe the state block) — bit n for GPR n. `seen` collects
+   * them while generating.
+   */
+  regsUsed = 0xffff;
+  regsWritten = 0xffff;
+  seen = { used: 0, written: 0 };
+
+  /** Push GPR n's bits at `width` bytes (high byte of the low word when hi8), zero-extended to i64. */
+  private loadGpr(n: number, width: number, hi8: boolean): void {
+    const f = this.f;
+    if (this.regs) {
+      this.seen.used |= 1 << n;
+      f.get(this.regs[n]);
+      if (hi8) f.i64(8, 0).i64ShrU();
+      if (width < 8) maskOf(f, width);
+      if (width < 8) f.i64And();
+      return;
+    }
+    const off = GPR + n * 8 + (hi8 ? 1 : 0);
+    f.i32(0);
+    if (width === 8) f.i64Load(off);
+    else if (width === 4) f.i64Load32U(off);
+    else if (width === 2) f.i64Load16U(off);
+    else f.i64Load8U(off);
+  }
+
+  /** Write GPR n at `width` bytes from an i64 local (x86 rules: 32-bit writes zero-extend, 8/16-bit merge). */
+  private storeGpr(n: number, width: number, hi8: boolean, local: number): void {
+    const f = this.f;
+    if (this.regs) {
+      this.seen.used |= 1 << n;
+      this.seen.written |= 1 << n;
+      const r = this.regs[n];
+      if (width === 8) f.get(local);
+      else if (width === 4) f.get(local).i64(0xffffffff, 0).i64And();
+      else {
+        const mask = width === 2 ? 0xffff : 0xff;
+        const shift = hi8 ? 8 : 0;
+        f.get(r).i64(~(mask << shift), -1).i64And();
+        f.get(local).i64(mask, 0).i64And();
+        if (shift) f.i64(shift, 0).i64Shl();
+        f.i64Or();
+      }
+      f.set(r);
+      return;
+    }
+    const off = GPR + n * 8 + (hi8 ? 1 : 0);
+    f.i32(0).get(local);
+    if (width === 8) f.i64Store(off);
+    else if (width === 4) f.i64(0xffffffff, 0).i64And().i64Store(off);
+    else if (width === 2) f.i64Store16(off);
+    else f.i64Store8(off);
+  }
+
+  /** Hot tier: local counting the instructions retired since ICOUNT was last updated. */
+  icountLocal = -1;
+
+  /**
+   * Region code, before leaving Wasm or letting TypeScript look: store the written register locals
+   * to the state block and add the pending instruction count to ICOUNT (and HOT_ICOUNT).
+   */
+  spillRegs(): void {
+    if (!this.regs) return;
+    const f = this.f;
+    for (let n = 0; n < 16; n++) if (this.regsWritten & (1 << n)) f.i32(0).get(this.regs[n]).i64Store(GPR + n * 8);
+    if (this.icountLocal >= 0) {
+      f.i32(0).i32(0).i64Load(ICOUNT).get(this.icountLocal).i64Add().i64Store(ICOUNT);
+      f.i32(0).i32(0).i64Load(HOT_ICOUNT).get(this.icountLocal).i64Add().i64Store(HOT_ICOUNT);
+      f.i64(0, 0).set(this.icountLocal);
+    }
+  }
+  reloadRegs(): void {
+    if (!this.regs) return;
+    for (let n = 0; n < 16; n++) if (this.regsUsed & (1 << n)) this.f.i32(0).i64Load(GPR + n * 8).set(this.regs[n]);
+  }
 
   /** Push GPR value (zero-extended i64) for an iced Register. */
   getReg(r: number): void {
     const info = REG[r];
     if (info.cls !== RegClass.Gpr) throw new Error(`getReg: not a GPR (${r})`);
-    const off = GPR + info.idx * 8;
-    const f = this.f.i32(0);
-    if (info.width === 8) f.i64Load(off);
-    else if (info.width === 4) f.i64Load32U(off);
-    else if (info.width === 2) f.i64Load16U(off);
-    else f.i64Load8U(off + (info.hi8 ? 1 : 0));
+    this.loadGpr(info.idx, info.width, info.hi8);
   }
 
   /** Write GPR from a local holding i64 (x86 rules: 32-bit writes zero-extend, 8/16-bit merge). */
   setRegFrom(r: number, local: number): void {
     const info = REG[r];
     if (info.cls !== RegClass.Gpr) throw new Error(`setReg: not a GPR (${r})`);
-    const off = GPR + info.idx * 8;
-    const f = this.f.i32(0).get(local);
-    if (info.width === 8) f.i64Store(off);
-    else if (info.width === 4) f.i64(0xffffffff, 0).i64And().i64Store(off);
-    else if (info.width === 2) f.i64Store16(off);
-    else f.i64Store8(off + (info.hi8 ? 1 : 0));
+    this.storeGpr(info.idx, info.width, info.hi8, local);
   }
 
   /** Full 64-bit GPR by number (0-15). */
-  getGpr(n: number): void { this.f.i32(0).i64Load(GPR + n * 8); }
-  setGprFrom(n: number, local: number): void { this.f.i32(0).get(local).i64Store(GPR + n * 8); }
+  getGpr(n: number): void { this.loadGpr(n, 8, false); }
+  setGprFrom(n: number, local: number): void { this.storeGpr(n, 8, false, local); }
   /** Write GPR n at a width from a local (merging/zero-extending). */
-  setGprWidthFrom(n: number, bytes: number, local: number): void {
-    const off = GPR + n * 8;
-    const f = this.f.i32(0).get(local);
-    if (bytes === 8) f.i64Store(off);
-    else if (bytes === 4) f.i64(0xffffffff, 0).i64And().i64Store(off);
-    else if (bytes === 2) f.i64Store16(off);
-    else f.i64Store8(off);
-  }
-  getGprWidth(n: number, bytes: number): void {
-    const off = GPR + n * 8;
-    const f = this.f.i32(0);
-    if (bytes === 8) f.i64Load(off);
-    else if (bytes === 4) f.i64Load32U(off);
-    else if (bytes === 2) f.i64Load16U(off);
-    else f.i64Load8U(off);
-  }
+  setGprWidthFrom(n: number, bytes: number, local: number): void { this.storeGpr(n, bytes, false, local); }
+  getGprWidth(n: number, bytes: number): void { this.loadGpr(n, bytes, false); }
 
   // ---- operands --------------------------------------------------------------------------
 
@@ -362,12 +421,14 @@ export class Gen {
   /** Account this block's retired instructions; called by the translator before every exit. */
   addIcount(n: number): void {
     if (n === 0) return;
-    this.f.i32(0).i32(0).i64Load(ICOUNT).i64(n, 0).i64Add().i64Store(ICOUNT);
+    if (this.icountLocal >= 0) this.f.get(this.icountLocal).i64(n, 0).i64Add().set(this.icountLocal);
+    else this.f.i32(0).i32(0).i64Load(ICOUNT).i64(n, 0).i64Add().i64Store(ICOUNT);
   }
 
   /** Leave the block now (after storing RIP): account the instructions retired before this one. */
   exitBlock(): void {
     this.addIcount(this.retired);
+    this.spillRegs();
     this.f.return_();
   }
 

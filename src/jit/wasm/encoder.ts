@@ -265,12 +265,48 @@ export interface TableFn {
 export class FnBody {
   readonly code = new ByteBuf();
   private localTypes: T[] = [];
+  /** Locals handed back by releaseLocals, by type. */
+  private readonly freeLocals = new Map<T, number[]>();
+  private tracked: number[] | null = null;
+  /**
+   * Called around every `callTable` (before: after the arguments are pushed; after: once the call
+   * returned). Region code uses it to spill and reload the guest registers it keeps in locals.
+   */
+  onCall: ((fn: TableFn, after: boolean) => void) | null = null;
   constructor(readonly paramCount: number) {}
 
-  /** Declare a new local of type t; returns its index. */
+  /** Declare a local of type t (reusing a released one if any); returns its index. */
   local(t: T): number {
-    this.localTypes.push(t);
-    return this.paramCount + this.localTypes.length - 1;
+    const free = this.freeLocals.get(t);
+    let idx: number;
+    if (free && free.length) idx = free.pop()!;
+    else {
+      this.localTypes.push(t);
+      idx = this.paramCount + this.localTypes.length - 1;
+    }
+    this.tracked?.push(idx);
+    return idx;
+  }
+
+  /** Emit code at the start of the body (after what was already emitted there is generated). */
+  prepend(emit: (f: this) => void): void {
+    const saved = this.code.buf.slice(0, this.code.len);
+    this.code.len = 0;
+    emit(this);
+    this.code.bytes(saved);
+  }
+
+  /** Start recording the locals declared from now on (see releaseLocals). */
+  trackLocals(): void { this.tracked = []; }
+  /** Make the locals declared since trackLocals reusable: code emitted later must set them before reading. */
+  releaseLocals(): void {
+    for (const l of this.tracked ?? []) {
+      const t = this.localTypes[l - this.paramCount];
+      let free = this.freeLocals.get(t);
+      if (!free) { free = []; this.freeLocals.set(t, free); }
+      free.push(l);
+    }
+    this.tracked = null;
   }
 
   finish(): Uint8Array {
@@ -293,6 +329,8 @@ export class FnBody {
   }
 
   op(b: number): this { this.code.byte(b); return this; }
+  /** Run `emit` in the middle of a chain (for code built by a helper). */
+  do(emit: () => void): this { emit(); return this; }
 
   // control
   unreachable(): this { return this.op(0x00); }
@@ -317,7 +355,12 @@ export class FnBody {
   returnCall(fn: number): this { this.code.byte(0x12); this.code.u32(fn); return this; }
   returnCallIndirect(typeIdx: number, table = 0): this { this.code.byte(0x13); this.code.u32(typeIdx); this.code.u32(table); return this; }
   /** Call through table 0 at a constant slot (arguments already pushed). */
-  callTable(fn: TableFn): this { return this.i32(fn.slot).callIndirect(fn.type, 0); }
+  callTable(fn: TableFn): this {
+    this.onCall?.(fn, false);
+    this.i32(fn.slot).callIndirect(fn.type, 0);
+    this.onCall?.(fn, true);
+    return this;
+  }
   returnCallTable(fn: TableFn): this { return this.i32(fn.slot).returnCallIndirect(fn.type, 0); }
   drop(): this { return this.op(0x1a); }
   select(): this { return this.op(0x1b); }
