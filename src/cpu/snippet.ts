@@ -1,6 +1,6 @@
 // Runs short user-mode x86-64 snippets on the real engine for the differential tests
 // (contract: test/oracle/contract.ts). One machine is reused across calls.
-import { Machine } from '../machine/machine.js';
+import { Machine, type EngineKind } from '../machine/machine.js';
 import * as L from './state-layout.js';
 import { Seg } from './state-layout.js';
 import { ATTR_G, ATTR_L, ATTR_DB } from './cpu.js';
@@ -17,10 +17,14 @@ const SCRATCH = 0x80000;
 export const SNIPPET_SCRATCH = SCRATCH;
 const MAX_INSNS = 1_000_000;
 
-let machine: Machine | null = null;
+/** One machine per engine configuration, reused across calls. */
+const machines = new Map<string, Machine>();
 
-function setup(): Machine {
-  const m = new Machine({ memMiB: 4 });
+/** Engine configuration for runSnippets (default: the CLI's). */
+export interface SnippetEngine { engine?: EngineKind; hotThreshold?: number }
+
+function setup(opts: SnippetEngine): Machine {
+  const m = new Machine({ memMiB: 4, ...opts });
   const p = m.phys;
   p.fill(0, 0x10000);
   p.write64(PML4, PDPT | 7);
@@ -44,9 +48,10 @@ function prepare(m: Machine): void {
   cpu.flushTlb(true);
 }
 
-export function runSnippets(batch: readonly SnippetInput[]): SnippetOutput[] {
-  machine ??= setup();
-  const m = machine;
+export function runSnippets(batch: readonly SnippetInput[], opts: SnippetEngine = {}): SnippetOutput[] {
+  const key = `${opts.engine ?? ''}/${opts.hotThreshold ?? ''}`;
+  let m = machines.get(key);
+  if (!m) { m = setup(opts); machines.set(key, m); }
   const cpu = m.cpu;
   const st = cpu.st;
   const out: SnippetOutput[] = [];

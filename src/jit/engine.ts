@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import { Cpu } from '../cpu/cpu.js';
 import * as L from '../cpu/state-layout.js';
 import { buildRuntimeModule, RT_NAMES } from './runtime-module.js';
-import { translateBlocks, translateRegion, mnemonicName, jumpCacheIndex, type BlockCode, type TranslateHooks, type RegionExit } from './translate.js';
+import { translateBlocks, translateRegion, HOT_THRESHOLD, mnemonicName, jumpCacheIndex, type BlockCode, type TranslateHooks, type RegionExit } from './translate.js';
 import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
 import { GuestFault, fault, Vec } from '../cpu/exception.js';
@@ -124,8 +124,12 @@ export class Engine {
   readonly hotTier: boolean;
   private readonly hooks: TranslateHooks;
 
-  constructor(readonly cpu: Cpu, opts: { hotTier?: boolean } = {}) {
+  /** Executions after which a cold block asks for a region (tests lower it to exercise the hot tier). */
+  readonly hotThreshold: number;
+
+  constructor(readonly cpu: Cpu, opts: { hotTier?: boolean; hotThreshold?: number } = {}) {
     this.hotTier = opts.hotTier ?? true;
+    this.hotThreshold = opts.hotThreshold ?? HOT_THRESHOLD;
     const memory = cpu.memory;
     this.counters = new Uint32Array(memory.buffer, HOT_COUNTERS, HOT_COUNTER_SLOTS);
     this.hooks = { cpu, bindHelper: this.bindHelper, undefinedInsn: this.undefinedInsn, isHelperBased };
@@ -538,7 +542,7 @@ export class Engine {
     const kept = codes.filter((_, i) => keep[i]);
     const keptInfo = info.filter((_, i) => keep[i]);
     const slots = kept.map(() => this.allocSlot());
-    const counters = this.hotTier && !(mode & MODE_TF) ? slots.map((slot) => ({ addr: HOT_COUNTERS + slot * 4, slot })) : undefined;
+    const counters = this.hotTier && !(mode & MODE_TF) ? slots.map((slot) => ({ addr: HOT_COUNTERS + slot * 4, slot, threshold: this.hotThreshold })) : undefined;
     if (counters) for (const c of counters) if (c.slot >= HOT_COUNTER_SLOTS) { counters.length = 0; break; }
     this.pendingHelperIds = [];
     const wasm = translateBlocks(kept, mode, this.hooks, this.pages, this.pages, counters?.length ? counters : undefined);
@@ -556,9 +560,9 @@ export class Engine {
   }
 
   /**
-   * Hot tier: compile the region around hot block `hb` — the blocks of its page reachable from it by
-   * direct branches — into one Wasm function, and point every one of those blocks (translated
-   * before or not) at its entry into the region.
+   * Hot tier: compile the loop around hot block `hb` — the blocks of its page on a cycle through it,
+   * see loopAround — into one Wasm function, and point every one of those blocks (translated before
+   * or not) at its entry into the region.
    */
   private compileRegion(hb: Block): void {
     const t0 = performance.now();
@@ -567,9 +571,9 @@ export class Engine {
     const cp = this.codePage(ipBig, mode, csBase, new Map());
     if (!cp || cp.physPage !== hb.paddr - (hb.paddr % GUEST_PAGE)) return; // remapped since: not this code
     let collected;
+    // every block known on this page (cold ones, an older region's) may join: a page gets one region
+    const seeds: bigint[] = [];
     try {
-      // every block known on this page (cold ones, an older region's) joins: a page gets one region
-      const seeds: bigint[] = [];
       for (const b of this.byPage.get(cp.physPage) ?? []) {
         if (!b.valid || b.mode !== mode || b.csBase !== csBase || b.ipHi !== hb.ipHi || (b.ipLo & ~0xfff) !== (hb.ipLo & ~0xfff)) continue;
         seeds.push((BigInt(b.ipHi) << 32n) | BigInt(b.ipLo >>> 0));
@@ -579,7 +583,9 @@ export class Engine {
       if (e instanceof GuestFault) return;
       throw e;
     }
-    const { codes, info } = regionOrder(collected.codes, collected.info);
+    const loop = loopAround(collected.codes, seeds);
+    if (!loop) return; // hot but not in a loop: straight-line code gains nothing from a region
+    const { codes, info } = regionOrder(loop.map((i) => collected.codes[i]), loop.map((i) => collected.info[i]));
     const index = new Map<bigint, number>(codes.map((c, i) => [c.ip, i]));
     const exits = codes.map((c): RegionExit => {
       const last = c.insns[c.insns.length - 1];
@@ -666,6 +672,9 @@ export class Engine {
     if (!set) return;
     this.byPage.delete(page);
     this.stats.invalidations++;
+    // the running code may be among the dead: a region would go on looping through it, so make it
+    // leave at its next edge (the cold tier leaves at the end of the running block anyway)
+    this.cpu.kick();
     for (const b of set) {
       if (!b.valid) continue;
       b.valid = false;
@@ -732,4 +741,38 @@ function regionOrder<I>(codes: BlockCode[], info: I[]): { codes: BlockCode[]; in
     }
   }
   return { codes: order.map((i) => codes[i]), info: order.map((i) => info[i]) };
+}
+
+/**
+ * The strongly connected part of a page's control flow that holds block 0 (the hot block): the
+ * blocks reachable from it that can also reach it, through static successors and — for blocks
+ * ending in an indirect jump, call or return — any block already seen running on the page (`seeds`:
+ * a switch's cases, a loop's callee). Null when block 0 is on no cycle.
+ */
+function loopAround(codes: BlockCode[], seeds: bigint[]): number[] | null {
+  const at = new Map<bigint, number>(codes.map((c, i) => [c.ip, i]));
+  const seedIdx = seeds.map((s) => at.get(s)).filter((i): i is number => i !== undefined);
+  const succ = codes.map((c) => {
+    const last = c.insns[c.insns.length - 1];
+    const out = regionSuccessors(last).map((s) => at.get(s)).filter((i): i is number => i !== undefined);
+    const indirect = last.flow === FlowControl.IndirectBranch || last.flow === FlowControl.IndirectCall || last.flow === FlowControl.Return;
+    return indirect ? [...out, ...seedIdx] : out;
+  });
+  const pred: number[][] = codes.map(() => []);
+  succ.forEach((out, i) => { for (const k of out) pred[k].push(i); });
+  const reach = (edges: number[][]) => {
+    const seen = new Set<number>();
+    const work = [...edges[0]];
+    while (work.length) {
+      const i = work.pop()!;
+      if (seen.has(i)) continue;
+      seen.add(i);
+      work.push(...edges[i]);
+    }
+    return seen;
+  };
+  const fwd = reach(succ);
+  if (!fwd.has(0)) return null;
+  const back = reach(pred);
+  return [...fwd].filter((i) => back.has(i)).sort((a, b) => a - b);
 }

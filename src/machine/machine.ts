@@ -23,6 +23,8 @@ export interface MachineOptions {
   disks?: BlockDevice[];
   /** Execution engine: 'jit' (default: cold blocks, hot regions) or 'cold' (cold tier only). */
   engine?: EngineKind;
+  /** Hot-tier threshold (executions of a block before its loop becomes a region); tests lower it. */
+  hotThreshold?: number;
 }
 
 export type EngineKind = 'cold' | 'jit';
@@ -51,7 +53,7 @@ export class Machine {
   constructor(opts: MachineOptions) {
     this.phys = new PhysMem(opts.memMiB * 1024 * 1024);
     this.cpu = new Cpu(this.phys.memory, this.phys, this.io);
-    this.engine = new Engine(this.cpu, { hotTier: (opts.engine ?? 'jit') === 'jit' });
+    this.engine = new Engine(this.cpu, { hotTier: (opts.engine ?? 'jit') === 'jit', hotThreshold: opts.hotThreshold });
     this.phys.onWrite = (p, len) => {
       for (let page = p - (p % 4096); page < p + len; page += 4096) if (this.cpu.code.isCodePage(page)) this.cpu.code.invalidatePhysPage(page);
     };

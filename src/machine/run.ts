@@ -29,8 +29,9 @@ export interface RunGuestOptions {
   snapshot?: boolean;
   /** Non-fatal notices (e.g. a damaged partition table that was worked around). */
   warn?: (message: string) => void;
-  /** Execution engine (default 'jit'). */
+  /** Execution engine (default 'jit') and, for tests, the hot-tier threshold. */
   engine?: EngineKind;
+  hotThreshold?: number;
   /** Lets the caller stop the run (e.g. the terminal escape Ctrl-A x). */
   onMachine?: (m: Machine) => void;
 }
@@ -133,7 +134,7 @@ export async function runGuest(opts: RunGuestOptions): Promise<RunGuestResult> {
       if (expectIdx === expects.length) machine?.stop('expect');
     }
   };
-  machine = new Machine({ memMiB, serialOut: onByte, disks, engine: opts.engine });
+  machine = new Machine({ memMiB, serialOut: onByte, disks, engine: opts.engine, hotThreshold: opts.hotThreshold });
   let bs;
   try {
     bs = loadKernel(machine.phys, kernel, {

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import wabtInit from 'wabt';
 import { ModuleBuilder, FnBody } from '../../src/jit/wasm/encoder.js';
 import { buildRuntimeModule, rtSlot } from '../../src/jit/runtime-module.js';
-import { translateBlocks } from '../../src/jit/translate.js';
+import { translateBlocks, translateRegion } from '../../src/jit/translate.js';
 import { InsnDecoder, type Insn } from '../../src/cpu/decode.js';
 import { Machine } from '../../src/machine/machine.js';
 import { MODE_CS64, MODE_LMA, MODE_PE, MODE_NOLIMIT_ALL } from '../../src/cpu/mode.js';
@@ -69,5 +69,25 @@ describe('emitted Wasm (validated by wabt)', () => {
     // and the block ends by tail-calling the runtime's dispatch
     expect(text).toMatch(new RegExp(`i32\\.const ${rtSlot('dispatch')}\\s+return_call_indirect`));
 
+  });
+
+  it('a hot region: one loop with registers in locals, the back edge stays inside', () => {
+    const machine = new Machine({ memMiB: 16 });
+    // loop: add rax, [rbx] ; add rbx, 8 ; dec rcx ; jnz loop
+    const insns = decode([0x48, 0x03, 0x03, 0x48, 0x83, 0xc3, 0x08, 0x48, 0xff, 0xc9, 0x75, 0xf4]);
+    const mode = MODE_PE | MODE_LMA | MODE_CS64 | MODE_NOLIMIT_ALL;
+    const hooks = { cpu: machine.cpu, bindHelper: () => 0, undefinedInsn: () => { throw new Error('unexpected'); }, isHelperBased: () => false };
+    const exits = [{ succ: [[0x1000n, 0]] as [bigint, number][], complete: false, indirect: false }];
+    const text = disassemble(translateRegion([{ ip: 0x1000n, insns }], exits, mode, 0, 1, hooks, 257, 257));
+    expect(text).toMatch(/\(export "e0"/);
+    expect(text).toMatch(/\bloop\b/);
+    expect(text).toMatch(/br_table/);
+    // RCX and RBX (state offsets 8, 24) are loaded once on entry and live in locals: the loop never
+    // loads them from the state block, it stores them only on the ways out
+    const entry = text.slice(0, text.indexOf('loop'));
+    const body = text.slice(text.indexOf('loop'));
+    expect(entry).toMatch(/i64\.load offset=24/);
+    expect(body).not.toMatch(/i64\.load offset=(8|24)\b/);
+    expect(body).toMatch(/i64\.store offset=24/);
   });
 });

@@ -1,0 +1,89 @@
+// Differential tests between the execution tiers: the cold tier (every block its own function) and
+// the hot tier (loops compiled into regions with registers in locals), forced here with a hot
+// threshold of a few executions. Both must leave exactly the same guest state — registers, memory,
+// faults and where they happened, instruction counts — on random programs run in loops, on loops
+// that rewrite their own code, on loops that fault mid-region, and on the guest kernels.
+import { describe, it, expect } from 'vitest';
+import { runSnippets, SNIPPET_SCRATCH, type SnippetInput } from '../../src/cpu/snippet.js';
+import { Generator } from '../oracle/gen.js';
+import { runGuest } from '../../src/machine/run.js';
+import { GUESTS, buildGuest, toolchainMissing } from '../guest/build.js';
+
+const COLD = { engine: 'cold' as const };
+const HOT = { engine: 'jit' as const, hotThreshold: 3 };
+/** Loop counter in the scratch area, past the generator's data. */
+const COUNTER = 0x1000;
+
+/** `code` followed by `dec qword [r15 + COUNTER]; jnz start`: the body runs `iterations` times. */
+function looped(code: Uint8Array, mem: Uint8Array, regs: BigUint64Array, iterations: number): SnippetInput {
+  const tail = [0x49, 0xff, 0x8f, COUNTER & 0xff, COUNTER >> 8, 0, 0];
+  const rel = -(code.length + tail.length + 6);
+  const jnz = [0x0f, 0x85, rel & 0xff, (rel >> 8) & 0xff, (rel >> 16) & 0xff, (rel >> 24) & 0xff];
+  const all = new Uint8Array([...code, ...tail, ...jnz]);
+  const m = new Uint8Array(COUNTER + 8);
+  m.set(mem.subarray(0, Math.min(mem.length, COUNTER)));
+  new DataView(m.buffer).setUint32(COUNTER, iterations, true);
+  return { code: all, regs, mem: m };
+}
+
+function expectSame(input: SnippetInput, what: string): ReturnType<typeof runSnippets>[number] {
+  const [cold] = runSnippets([input], COLD);
+  const [hot] = runSnippets([input], HOT);
+  expect({ regs: [...hot.regs], fault: hot.fault, at: hot.faultOffset }, what).toEqual({ regs: [...cold.regs], fault: cold.fault, at: cold.faultOffset });
+  expect(Buffer.from(hot.mem).equals(Buffer.from(cold.mem)), `${what}: memory`).toBe(true);
+  return cold;
+}
+
+describe('cold tier vs hot tier', () => {
+  it('random integer programs, each run 40 times in a loop: same registers, flags, memory and faults', () => {
+    const gen = new Generator({ features: { lahfLm: true, popcnt: true, lzcnt: true, bmi1: false, adx: true }, length: 12 });
+    const seed = 0x7e15;
+    let faults = 0;
+    for (let i = 0; i < 600; i++) {
+      const seq = gen.sequence(seed, i);
+      const out = expectSame(looped(seq.code, seq.mem, seq.regs, 40), `sequence ${i} (seed ${seed})`);
+      if (out.fault >= 0) faults++;
+    }
+    // some programs fault (#DE, #GP…) part-way: both tiers must stop at the same instruction
+    expect(faults).toBeLessThan(600);
+  });
+
+  it('a loop rewriting its own code while running as a region sees the new code on the next iteration', () => {
+    // start: mov eax, 1 ; add rbx, rax ; cmp qword [r15+COUNTER], 50 ; jne tail ;
+    //        mov dword [rip - 27], 2 (the mov's immediate) ; tail: dec qword [r15+COUNTER] ; jnz start
+    const code = new Uint8Array([0xb8, 1, 0, 0, 0, 0x48, 0x01, 0xc3, 0x49, 0x83, 0xbf, COUNTER & 0xff, COUNTER >> 8, 0, 0, 50, 0x75, 0x0a,
+      0xc7, 0x05, 0xe5, 0xff, 0xff, 0xff, 2, 0, 0, 0]);
+    const out = expectSame(looped(code, new Uint8Array(0), new BigUint64Array(17), 100), 'self-modifying loop');
+    expect(out.fault).toBe(-1);
+    // 51 iterations (counter 100…50) add 1, the patch lands in the 51st; the other 49 add 2
+    expect(out.regs[3]).toBe(51n + 49n * 2n);
+  });
+
+  it('a loop faulting in the middle of a region stops at the same instruction with the same registers', () => {
+    // start: add rdi, 0x1000 ; mov rax, [rdi] ; inc rbx ; jmp start — until rdi reaches unmapped memory
+    const code = new Uint8Array([0x48, 0x81, 0xc7, 0x00, 0x10, 0x00, 0x00, 0x48, 0x8b, 0x07, 0x48, 0xff, 0xc3, 0xeb, 0xf1]);
+    const regs = new BigUint64Array(17);
+    regs[7] = BigInt(SNIPPET_SCRATCH);
+    const out = expectSame({ code, regs, mem: new Uint8Array(16) }, 'faulting loop');
+    expect(out.fault).toBe(14);
+    expect(out.faultOffset).toBe(7); // the load
+    expect(out.regs[7]).toBe(0x200000n);
+    expect(out.regs[3]).toBe(BigInt((0x200000 - SNIPPET_SCRATCH) / 0x1000 - 1));
+  });
+});
+
+const missing = await toolchainMissing();
+describe.skipIf(!!missing)('cold tier vs hot tier on the guest kernels', () => {
+  for (const name of Object.keys(GUESTS)) {
+    it(`${name}: same serial output and instruction count`, async () => {
+      const kernel = await buildGuest(name);
+      const opts = { kernel, append: 'scale=2', memMiB: 64, timeoutSec: 120 };
+      const cold = await runGuest({ ...opts, engine: 'cold' });
+      const hot = await runGuest({ ...opts, engine: 'jit', hotThreshold: 50 });
+      expect(hot.serial).toBe(cold.serial);
+      expect(hot.exitCode).toBe(cold.exitCode);
+      expect(hot.stats.instructions).toBe(cold.stats.instructions);
+      if (['crc32', 'sort', 'interp'].includes(name)) expect(hot.stats.hotInstructions).toBeGreaterThan(hot.stats.instructions / 2);
+    }, 120_000);
+  }
+});
