@@ -1,7 +1,8 @@
 /**
  * CPU benchmark: the project's own long-mode guest kernels (test/guest/src: crc32, sort, interp)
- * under vmrun's cold tier and, when Debian's qemu-system-x86 is installed, under QEMU's TCG,
- * A/B interleaved for several rounds. Prints a table to stderr and JSON to stdout.
+ * under vmrun's cold tier (--engine cold), its hot tier (--engine jit) and, when Debian's
+ * qemu-system-x86 is installed, under QEMU's TCG, interleaved for several rounds; plus the start-up
+ * time to the first guest instruction. Prints a table to stderr and JSON to stdout.
  * Run: npm run bench   (or: npx tsc -p . && node dist/bench/cpu.js [--rounds N] [--scale N])
  */
 import { spawnSync } from 'node:child_process';
@@ -31,6 +32,20 @@ function runQemu(kernel: string, append: string): { ms: number; serial: string }
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const geomean = (xs: number[]) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
 
+/** Process start to the first guest instruction, in a fresh `vmrun` process (median of 5). */
+function startupMs(kernel: string): number {
+  const bin = new URL('../../bin/vmrun.js', import.meta.url).pathname;
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync(process.execPath, [bin, '--kernel', kernel, '--stats'], { encoding: 'utf8' });
+    const m = /"startupMs": ([\d.]+)/.exec(r.stderr);
+    if (m) xs.push(Number(m[1]));
+  }
+  return xs.length ? median(xs) : NaN;
+}
+
+interface TierRun { ms: number; mips: number; compileUsPerBlock: number; blocks: number; regions: number; hotShare: number }
+
 async function main(): Promise<void> {
   const missing = await toolchainMissing();
   if (missing) { process.stderr.write(`bench: cannot build the guest kernels: ${missing}\n`); process.exit(2); }
@@ -39,36 +54,54 @@ async function main(): Promise<void> {
   for (const name of KERNELS) {
     const kernel = await buildGuest(name);
     const append = `${name} scale=${SCALE}`;
-    const cold: number[] = [], qemuMs: number[] = [], startup: number[] = [];
-    let instructions = 0, compileMs = 0, blocks = 0, ok = true;
+    const runs: Record<'cold' | 'jit', TierRun[]> = { cold: [], jit: [] };
+    const qemuMs: number[] = [];
+    let instructions = 0, ok = true, serial = '';
     for (let r = 0; r < ROUNDS; r++) {
-      const t0 = performance.now();
-      const res = await runGuest({ kernel, append, timeoutSec: 600 });
-      cold.push(performance.now() - t0);
-      startup.push(res.stats.wallMs > 0 ? performance.now() - t0 - res.stats.wallMs : 0);
-      instructions = res.stats.instructions;
-      compileMs = res.stats.compileMs;
-      blocks = res.stats.blocksCompiled;
-      if (res.exitCode !== 33) ok = false;
+      // A/B interleaved: cold tier, hot tier, QEMU
+      for (const engine of ['cold', 'jit'] as const) {
+        const t0 = performance.now();
+        const res = await runGuest({ kernel, append, timeoutSec: 600, engine });
+        const ms = performance.now() - t0;
+        const s = res.stats;
+        instructions = s.instructions;
+        runs[engine].push({ ms, mips: s.instructions / ms / 1000, compileUsPerBlock: (s.compileMs * 1000) / Math.max(1, s.blocksCompiled + s.regionBlocks), blocks: s.blocksCompiled, regions: s.regionsCompiled, hotShare: s.hotInstructions / Math.max(1, s.instructions) });
+        if (res.exitCode !== 33 || (serial && res.serial !== serial)) ok = false;
+        serial = res.serial;
+      }
       if (qemu) {
         const q = runQemu(kernel, append);
         qemuMs.push(q.ms);
-        if (q.serial.trim() !== res.serial.trim()) ok = false;
+        if (q.serial.trim() !== serial.trim()) ok = false;
       }
     }
-    const coldMs = median(cold);
+    const summarize = (xs: TierRun[]) => {
+      const ms = median(xs.map((x) => x.ms));
+      const mid = xs.find((x) => x.ms === ms)!;
+      return { ...mid, ms };
+    };
+    const cold = summarize(runs.cold), jit = summarize(runs.jit);
+    const q = qemu ? median(qemuMs) : 0;
     results.push({
       kernel: name, scale: SCALE, instructions, ok,
-      cold: { ms: coldMs, mips: instructions / coldMs / 1000, compileUsPerBlock: (compileMs * 1000) / Math.max(1, blocks), blocks },
-      qemu: qemu ? { ms: median(qemuMs), mips: instructions / median(qemuMs) / 1000, ratio: coldMs / median(qemuMs) } : null,
+      cold, jit, hotOverCold: cold.ms / jit.ms,
+      qemu: qemu ? { ms: q, mips: instructions / q / 1000, ratioJit: jit.ms / q, ratioCold: cold.ms / q } : null,
     });
   }
-  const ratios = results.flatMap((r) => ((r.qemu as { ratio: number } | null) ? [(r.qemu as { ratio: number }).ratio] : []));
-  const summary = { rounds: ROUNDS, scale: SCALE, qemu: qemu ? 'qemu-system-x86_64 -accel tcg (process start included)' : 'not installed', geomeanRatioVsQemu: ratios.length ? geomean(ratios) : null, results };
-  process.stderr.write('kernel   instructions   cold ms   cold MIPS   QEMU ms   ratio\n');
+  const ratios = results.flatMap((r) => ((r.qemu as { ratioJit: number } | null) ? [(r.qemu as { ratioJit: number }).ratioJit] : []));
+  const startup = startupMs(await buildGuest('hello'));
+  const summary = {
+    rounds: ROUNDS, scale: SCALE,
+    qemu: qemu ? 'qemu-system-x86_64 -accel tcg (process start included)' : 'not installed',
+    geomeanRatioVsQemu: ratios.length ? geomean(ratios) : null,
+    startupMs: startup,
+    results,
+  };
+  process.stderr.write('kernel   instructions   cold ms  cold MIPS    jit ms   jit MIPS  hot/cold   QEMU ms  jit/QEMU\n');
   for (const r of results as any[]) {
-    process.stderr.write(`${r.kernel.padEnd(8)} ${String(r.instructions).padStart(12)} ${r.cold.ms.toFixed(0).padStart(9)} ${r.cold.mips.toFixed(1).padStart(11)} ${r.qemu ? r.qemu.ms.toFixed(0).padStart(9) : '        -'} ${r.qemu ? r.qemu.ratio.toFixed(2).padStart(7) : '      -'}${r.ok ? '' : '  OUTPUT MISMATCH'}\n`);
+    process.stderr.write(`${r.kernel.padEnd(8)} ${String(r.instructions).padStart(12)} ${r.cold.ms.toFixed(0).padStart(9)} ${r.cold.mips.toFixed(0).padStart(10)} ${r.jit.ms.toFixed(0).padStart(9)} ${r.jit.mips.toFixed(0).padStart(10)} ${r.hotOverCold.toFixed(2).padStart(9)} ${r.qemu ? r.qemu.ms.toFixed(0).padStart(9) : '        -'} ${r.qemu ? r.qemu.ratioJit.toFixed(2).padStart(9) : '        -'}${r.ok ? '' : '  OUTPUT MISMATCH'}\n`);
   }
+  process.stderr.write(`geomean jit/QEMU: ${summary.geomeanRatioVsQemu?.toFixed(2) ?? '-'}   start-up to first guest instruction: ${startup.toFixed(0)} ms\n`);
   process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
 }
 
