@@ -746,8 +746,8 @@ function regionOrder<I>(codes: BlockCode[], info: I[]): { codes: BlockCode[]; in
 /**
  * The strongly connected part of a page's control flow that holds block 0 (the hot block): the
  * blocks reachable from it that can also reach it, through static successors and — for blocks
- * ending in an indirect jump, call or return — any block already seen running on the page (`seeds`:
- * a switch's cases, a loop's callee). Null when block 0 is on no cycle.
+ * ending in an indirect jump — any block already seen running on the page (`seeds`: a switch's
+ * cases). Null when block 0 is on no cycle.
  */
 function loopAround(codes: BlockCode[], seeds: bigint[]): number[] | null {
   const at = new Map<bigint, number>(codes.map((c, i) => [c.ip, i]));
@@ -755,8 +755,9 @@ function loopAround(codes: BlockCode[], seeds: bigint[]): number[] | null {
   const succ = codes.map((c) => {
     const last = c.insns[c.insns.length - 1];
     const out = regionSuccessors(last).map((s) => at.get(s)).filter((i): i is number => i !== undefined);
-    const indirect = last.flow === FlowControl.IndirectBranch || last.flow === FlowControl.IndirectCall || last.flow === FlowControl.Return;
-    return indirect ? [...out, ...seedIdx] : out;
+    // a jump through a register or table (a switch, an interpreter's dispatch) may go to any block
+    // seen on the page; returns and indirect calls leave for the caller or callee instead
+    return last.flow === FlowControl.IndirectBranch ? [...out, ...seedIdx] : out;
   });
   const pred: number[][] = codes.map(() => []);
   succ.forEach((out, i) => { for (const k of out) pred[k].push(i); });

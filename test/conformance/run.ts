@@ -8,11 +8,17 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runGuest, type RunGuestOptions } from '../../src/machine/run.js';
+import type { EngineKind } from '../../src/machine/machine.js';
 
 const IMAGES = resolve(process.env.VMRUN_IMAGES ?? '.cache/images');
 const OUT = resolve('build/conformance');
 const TIMEOUT = Number(process.env.VMRUN_CONFORMANCE_TIMEOUT ?? 900);
 const APPEND = 'console=ttyS0 cryptomgr.notests=1 panic=-1 vmrun.test=1';
+/** VMRUN_ENGINE=cold|jit picks the execution engine (default: the CLI's, jit). */
+const ENGINE = (process.env.VMRUN_ENGINE || undefined) as EngineKind | undefined;
+if (ENGINE && ENGINE !== 'cold' && ENGINE !== 'jit') throw new Error(`VMRUN_ENGINE must be cold or jit, not ${ENGINE}`);
+/** VMRUN_CASES=pvh,disk runs only those boots (the benchmark starts one process per boot). */
+const ONLY = process.env.VMRUN_CASES ? process.env.VMRUN_CASES.split(',') : null;
 
 const EXPECT: RegExp[] = [
   /Linux version 6\.\d+/,
@@ -27,7 +33,7 @@ interface Case { name: string; opts: RunGuestOptions }
 
 function cases(): Case[] {
   const img = (f: string) => join(IMAGES, f);
-  const common = { memMiB: 512, timeoutSec: TIMEOUT, snapshot: true };
+  const common = { memMiB: 512, timeoutSec: TIMEOUT, snapshot: true, engine: ENGINE };
   return [
     { name: 'bzImage', opts: { ...common, kernel: img('vmlinuz'), initrd: img('initramfs.cpio.gz'), append: APPEND, disks: [img('debian.vhd')] } },
     { name: 'pvh', opts: { ...common, kernel: img('vmlinux'), initrd: img('initramfs.cpio.gz'), append: APPEND, disks: [img('debian.vhd')] } },
@@ -44,7 +50,7 @@ async function main(): Promise<void> {
     return;
   }
   const results: { name: string; ok: boolean; seconds: number; toInitSeconds: number | null; instructions: number; detail: string; log: string }[] = [];
-  for (const c of cases()) {
+  for (const c of cases().filter((x) => !ONLY || ONLY.includes(x.name))) {
     const t0 = performance.now();
     let toInit: number | null = null;
     let seen = '';
