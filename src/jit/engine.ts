@@ -285,6 +285,11 @@ export class Engine {
     jc[e] = b.ipLo; jc[e + 1] = b.ipHi; jc[e + 2] = b.mode; jc[e + 3] = b.csBase; jc[e + 4] = b.slot; jc[e + 5] = b.region; jc[e + 6] = b.regionIndex;
   }
 
+  /** `b` no longer runs its module's code: the module's helper ids are free once none of its blocks do. */
+  private releaseFromModule(b: Block): void {
+    if (--b.module.live === 0) for (const id of b.module.helperIds) this.freeHelperIds.push(id);
+  }
+
   /** Drop `b`'s jump-cache entry, if it has one. */
   private forgetJump(b: Block): void {
     const e = jumpCacheIndex(b.ipLo) * (JUMP_CACHE_ENTRY_SIZE / 4);
@@ -616,7 +621,8 @@ export class Engine {
         old.regionIndex = i;
         this.table.set(old.slot, fn);
         this.forgetJump(old);
-        old.module.live--;
+        // nothing can call the cold function any more (not even a running block: this runs between blocks)
+        this.releaseFromModule(old);
         old.module = modInfo;
         return;
       }
@@ -688,7 +694,7 @@ export class Engine {
       this.nonGlobalLinear.delete(b);
       // The running block may be among the dead and still call its helpers: keep them bound; the ids
       // are only rebound by later translations, which happen after that block has returned.
-      if (--b.module.live === 0) for (const id of b.module.helperIds) this.freeHelperIds.push(id);
+      this.releaseFromModule(b);
       for (const p of b.pages) if (p !== page) this.byPage.get(p)?.delete(b);
     }
   }
