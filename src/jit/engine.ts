@@ -58,7 +58,10 @@ export interface EngineStats {
 }
 
 // Functions of a batch are compiled when first called: many speculative successors never run.
+// They are validated then too (~1.5 s of a Linux boot): invalid code, a host bug the golden and
+// tier tests guard against, then surfaces as a CompileError at the block's first call.
 v8.setFlagsFromString('--wasm-lazy-compilation');
+v8.setFlagsFromString('--wasm-lazy-validation');
 
 const MAX_BLOCK_INSNS = 64;
 const MAX_BATCH_BLOCKS = 64;
@@ -270,6 +273,7 @@ export class Engine {
         prev = null;
         exits.fault++;
         if (e instanceof GuestFault) deliver(e);
+        else if (e instanceof WebAssembly.CompileError) throw new Error(`code generation bug at RIP 0x${this.cpu.st.rip.toString(16)}: ${e.message}`);
         else throw e;
         if (kicked() || spent()) break;
       }

@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Machine } from '../../src/machine/machine.js';
+import { Machine, type EngineKind } from '../../src/machine/machine.js';
+import { EventKind } from '../../src/cpu/system/interrupts.js';
 import * as L from '../../src/cpu/state-layout.js';
 import { Seg } from '../../src/cpu/state-layout.js';
 import { ATTR_G, ATTR_L, ATTR_DB } from '../../src/cpu/cpu.js';
@@ -53,26 +54,35 @@ export interface Setup {
   init?: (st: CpuState, m: Machine) => void;
   /** Bytes written at DATA. */
   data?: Uint8Array;
+  /** Execution engine and hot threshold (default: the CLI's). */
+  engine?: { engine?: EngineKind; hotThreshold?: number };
+  /** Run through the machine loop (timers, interrupts) instead of the bare engine. */
+  withDevices?: boolean;
+  /** Instructions before giving up (default 100,000). */
+  maxInstructions?: number;
 }
 
-let shared: Machine | null = null;
+/** One machine per engine configuration (see Setup.engine). */
+const shared = new Map<string, Machine>();
 let codeSlot = 0;
 
-function machine(): Machine {
-  if (shared) return shared;
-  const m = new Machine({ memMiB: 16 });
+function machine(engine: Setup['engine'] = {}): Machine {
+  const key = `${engine.engine ?? ''}/${engine.hotThreshold ?? ''}`;
+  const had = shared.get(key);
+  if (had) return had;
+  const m = new Machine({ memMiB: 16, ...engine });
   const p = m.phys;
   p.fill(0, 0x10000);
   p.write64(PML4, PDPT | 3);
   p.write64(PDPT, PD | 3);
   p.write64(PD, 0x0 | 0x83); // 0-2 MiB, one writable supervisor page; 2-4 MiB unmapped
-  shared = m;
+  shared.set(key, m);
   return m;
 }
 
 /** Run code (assembly text or bytes) in 64-bit ring 0 with SSE enabled. */
 export function run(code: string | Uint8Array, setup: Setup = {}): RunResult {
-  const m = machine();
+  const m = machine(setup.engine);
   const cpu = m.cpu;
   const st = cpu.st;
   const bytes = typeof code === 'string' ? asm(code) : code;
@@ -114,8 +124,14 @@ export function run(code: string | Uint8Array, setup: Setup = {}): RunResult {
     if (!(vector === 14 && st.rip === BigInt(CODE_END))) { fault = vector; errorCode = err; }
     cpu.stopRequested = true;
   };
-  cpu.onEvent = (vector, _kind, err) => { stop(vector, err); return true; };
-  m.engine.run(100_000, (f: GuestFault) => stop(f.vector, f.errorCode));
+  // exceptions end the snippet; external interrupts (withDevices) go through the IDT
+  cpu.onEvent = (vector, kind, err) => { if (kind === EventKind.External) return false; stop(vector, err); return true; };
+  // helpers, I/O and hot-code reports return to the caller early: keep going until the end or the budget
+  const limit = st.icount + (setup.maxInstructions ?? 100_000);
+  while (!cpu.stopRequested && !cpu.halted && st.icount < limit) {
+    if (setup.withDevices) m.runSlice(1000);
+    else m.engine.run(limit - st.icount, (f: GuestFault) => stop(f.vector, f.errorCode));
+  }
   cpu.onEvent = null;
   return { m, st, fault, errorCode };
 }
