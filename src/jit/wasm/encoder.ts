@@ -17,8 +17,12 @@ export class ByteBuf {
   buf: Uint8Array<ArrayBuffer> = new Uint8Array(256);
   len = 0;
 
+  // Every write checks capacity inline and calls out only to grow: this runs millions of times.
   private ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
+    if (this.len + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     let cap = this.buf.length * 2;
     while (cap < this.len + n) cap *= 2;
     const nb = new Uint8Array(cap);
@@ -27,7 +31,7 @@ export class ByteBuf {
   }
 
   byte(b: number): void {
-    this.ensure(1);
+    if (this.len >= this.buf.length) this.grow(1);
     this.buf[this.len++] = b;
   }
 
@@ -243,9 +247,7 @@ export class ModuleBuilder {
     const cs = new ByteBuf();
     cs.u32(this.funcs.length);
     for (const f of this.funcs) {
-      const body = f.body.finish();
-      cs.u32(body.length);
-      cs.bytes(body);
+      f.body.writeTo(cs);
     }
     out.section(10, cs);
     return out.result();
@@ -265,8 +267,8 @@ export interface TableFn {
 export class FnBody {
   readonly code = new ByteBuf();
   private localTypes: T[] = [];
-  /** Locals handed back by releaseLocals, by type. */
-  private readonly freeLocals = new Map<T, number[]>();
+  /** Locals handed back by releaseLocals, by type (regions only: created on first release). */
+  private freeLocals: Map<T, number[]> | null = null;
   private tracked: number[] | null = null;
   /**
    * Called around every `callTable` (before: after the arguments are pushed; after: once the call
@@ -277,7 +279,7 @@ export class FnBody {
 
   /** Declare a local of type t (reusing a released one if any); returns its index. */
   local(t: T): number {
-    const free = this.freeLocals.get(t);
+    const free = this.freeLocals?.get(t);
     let idx: number;
     if (free && free.length) idx = free.pop()!;
     else {
@@ -300,6 +302,7 @@ export class FnBody {
   trackLocals(): void { this.tracked = []; }
   /** Make the locals declared since trackLocals reusable: code emitted later must set them before reading. */
   releaseLocals(): void {
+    this.freeLocals ??= new Map();
     for (const l of this.tracked ?? []) {
       const t = this.localTypes[l - this.paramCount];
       let free = this.freeLocals.get(t);
@@ -309,24 +312,27 @@ export class FnBody {
     this.tracked = null;
   }
 
-  finish(): Uint8Array {
-    const out = new ByteBuf();
-    // Run-length encode local declarations.
-    const groups: [number, T][] = [];
-    for (const t of this.localTypes) {
-      const last = groups[groups.length - 1];
-      if (last && last[1] === t) last[0]++;
-      else groups.push([1, t]);
+  /** Append this body as a code-section entry (size, run-length-encoded locals, code, end) to `out`. */
+  writeTo(out: ByteBuf): void {
+    const decl = new ByteBuf();
+    let groups = 0;
+    for (let i = 0; i < this.localTypes.length; ) {
+      let j = i;
+      while (j < this.localTypes.length && this.localTypes[j] === this.localTypes[i]) j++;
+      decl.u32(j - i);
+      decl.byte(this.localTypes[i]);
+      groups++;
+      i = j;
     }
-    out.u32(groups.length);
-    for (const [n, t] of groups) {
-      out.u32(n);
-      out.byte(t);
-    }
+    const head = new ByteBuf();
+    head.u32(groups);
+    out.u32(head.len + decl.len + this.code.len + 1);
+    out.bytes(head.buf.subarray(0, head.len));
+    out.bytes(decl.buf.subarray(0, decl.len));
     out.bytes(this.code.buf.subarray(0, this.code.len));
     out.byte(0x0b); // end
-    return out.result();
   }
+
 
   op(b: number): this { this.code.byte(b); return this; }
   /** Run `emit` in the middle of a chain (for code built by a helper). */
