@@ -363,9 +363,8 @@ export class Engine {
       if (!set) continue;
       hit = true;
       for (const b of set) {
-        Engine.unlink(this.linear, Engine.key(b.ipLo, b.ipHi), b, 'chain');
+        this.unlinkLinear(b);
         this.nonGlobalLinear.delete(b);
-        this.forgetJump(b);
       }
       this.linPages.delete(k);
     }
