@@ -14,8 +14,12 @@ const NAME_CACHE = new Map<string, Uint8Array>();
 
 /** Growable byte buffer with LEB128 helpers. */
 export class ByteBuf {
-  buf: Uint8Array<ArrayBuffer> = new Uint8Array(256);
+  buf: Uint8Array<ArrayBuffer>;
   len = 0;
+
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(capacity);
+  }
 
   // Every write checks capacity inline and calls out only to grow: this runs millions of times.
   private ensure(n: number): void {
@@ -182,7 +186,7 @@ export class ModuleBuilder {
   }
 
   emit(): Uint8Array<ArrayBuffer> {
-    const out = new ByteBuf();
+    const out = new ByteBuf(16384);
     out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
     // type section
     const ts = new ByteBuf();
@@ -244,7 +248,7 @@ export class ModuleBuilder {
     }
     out.section(7, es);
     // code section
-    const cs = new ByteBuf();
+    const cs = new ByteBuf(16384);
     cs.u32(this.funcs.length);
     for (const f of this.funcs) {
       f.body.writeTo(cs);
@@ -265,7 +269,7 @@ export interface TableFn {
  * instruction semantics read like the code they generate.
  */
 export class FnBody {
-  readonly code = new ByteBuf();
+  readonly code = new ByteBuf(1024);
   private localTypes: T[] = [];
   /** Locals handed back by releaseLocals, by type (regions only: created on first release). */
   private freeLocals: Map<T, number[]> | null = null;
@@ -314,21 +318,20 @@ export class FnBody {
 
   /** Append this body as a code-section entry (size, run-length-encoded locals, code, end) to `out`. */
   writeTo(out: ByteBuf): void {
-    const decl = new ByteBuf();
-    let groups = 0;
+    // run-length groups of local types: [count, type]…
+    const groups: number[] = [];
     for (let i = 0; i < this.localTypes.length; ) {
       let j = i;
       while (j < this.localTypes.length && this.localTypes[j] === this.localTypes[i]) j++;
-      decl.u32(j - i);
-      decl.byte(this.localTypes[i]);
-      groups++;
+      groups.push(j - i, this.localTypes[i]);
       i = j;
     }
-    const head = new ByteBuf();
-    head.u32(groups);
-    out.u32(head.len + decl.len + this.code.len + 1);
-    out.bytes(head.buf.subarray(0, head.len));
-    out.bytes(decl.buf.subarray(0, decl.len));
+    const lebLen = (v: number) => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : 4);
+    let declLen = lebLen(groups.length / 2);
+    for (let i = 0; i < groups.length; i += 2) declLen += lebLen(groups[i]) + 1;
+    out.u32(declLen + this.code.len + 1);
+    out.u32(groups.length / 2);
+    for (let i = 0; i < groups.length; i += 2) { out.u32(groups[i]); out.byte(groups[i + 1]); }
     out.bytes(this.code.buf.subarray(0, this.code.len));
     out.byte(0x0b); // end
   }
