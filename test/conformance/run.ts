@@ -25,6 +25,7 @@ const EXPECT: RegExp[] = [
   /vmrun-init: reached \/init/,
   /vmrun-test: uname: Linux \S* 6\.\S+ .*x86_64/,
   /vmrun-test: read back: written by vmrun's conformance test/,
+  /vmrun-test: root partition: Debian \S+ root filesystem written by vmrun's image builder/,
   /vmrun-test: done/,
   /reboot: Power down/,
 ];

@@ -162,6 +162,11 @@ if grep -q 'vmrun.test=1' /proc/cmdline; then
     mount -o ro /dev/vda1 /mnt
     echo "vmrun-test: read back: $(cat /mnt/vmrun-test.txt)"
     umount /mnt
+    # the disk's root filesystem (partition 2), when the disk has one
+    if mount -o ro -t ext2 /dev/vda2 /mnt 2>/dev/null || mount -o ro -t ext4 /dev/vda2 /mnt 2>/dev/null; then
+      echo "vmrun-test: root partition: $(cat /mnt/etc/vmrun-root)"
+      umount /mnt
+    fi
   else
     echo "vmrun-test: no virtio disk to mount"
   fi
@@ -210,7 +215,8 @@ function main(): void {
   const debs = join(out, 'debs');
   mkdirSync(debs, { recursive: true });
   const kpkg = resolveKernelPackage();
-  const stamp = `${kpkg} ${candidateVersion(kpkg)}\nbusybox-static ${candidateVersion('busybox-static')}\n`;
+  // the recipe's version goes into the stamp: a changed recipe rebuilds cached images
+  const stamp = `recipe 2\n${kpkg} ${candidateVersion(kpkg)}\nbusybox-static ${candidateVersion('busybox-static')}\n`;
   const stampFile = join(out, 'versions.txt');
   const outputs = ['vmlinuz', 'vmlinux', 'initramfs.cpio.gz', 'debian.vhd'].map((f) => join(out, f));
   if (outputs.every(existsSync) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) {
@@ -266,9 +272,17 @@ function main(): void {
     const initramfs = buildInitramfs(readFileSync(bbPath), initModules);
     writeFileSync(outputs[2], initramfs);
     log(`initramfs.cpio.gz <- busybox, /init, virtio modules (${initramfs.length} bytes)`);
-    // A bootable disk for `vmrun debian.vhd`: MBR, active ext2 partition with /boot and extlinux.conf.
-    const disk = buildBootDisk({ out: outputs[3], kernel: bz, initrd: initramfs, append: 'console=ttyS0 cryptomgr.notests=1 panic=-1', sizeMiB: 64, overwrite: true, time: 0 });
-    log(`debian.vhd <- dynamic VHD, ext2 /boot with extlinux.conf (${disk.size} bytes virtual)`);
+    // A bootable disk for `vmrun debian.vhd`: MBR, an active ext2 /boot (kernel, initramfs,
+    // extlinux.conf) and an ext2 root with busybox (usable with root=/dev/vda2 init=/bin/sh).
+    const busybox = readFileSync(bbPath);
+    const rootFiles = [
+      { path: '/bin/busybox', data: busybox, mode: 0o755 },
+      { path: '/bin/sh', symlink: 'busybox' },
+      ...['dev', 'proc', 'sys', 'tmp', 'mnt'].map((d) => ({ path: `/${d}`, dir: true })),
+      { path: '/etc/vmrun-root', data: `Debian ${kver} root filesystem written by vmrun's image builder\n` },
+    ];
+    const disk = buildBootDisk({ out: outputs[3], kernel: bz, initrd: initramfs, append: 'console=ttyS0 cryptomgr.notests=1 panic=-1', sizeMiB: 64, separateBoot: true, rootFiles, overwrite: true, time: 0 });
+    log(`debian.vhd <- dynamic VHD: ext2 /boot with extlinux.conf, ext2 root with busybox (${disk.size} bytes virtual)`);
     writeFileSync(stampFile, stamp);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
