@@ -1,7 +1,7 @@
 // Builds vmrun's bare-metal test kernels (test/guest/src) with the host's GNU toolchain into
 // build/guest/, rebuilding only when a source is newer than the product.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -112,7 +112,10 @@ export async function buildGuest(name: string): Promise<string> {
   await toolRun('ld', ['-m', 'elf_x86_64', '-nostdlib', '-static', '-z', 'max-page-size=0x1000', '-z', 'noexecstack',
     '-T', join(SRC_DIR, 'link.ld'), '-e', elf64 ? '_start64' : '_start', '-o', linked, ...objs]);
   // QEMU and GRUB want multiboot kernels as ELF32: the 64-bit code inside is unaffected.
-  if (!elf64) await toolRun('objcopy', ['-O', 'elf32-i386', linked, tmp]);
+  if (!elf64) {
+    await toolRun('objcopy', ['-O', 'elf32-i386', linked, tmp]);
+    rmSync(linked, { force: true });
+  }
   renameSync(tmp, out);
   return out;
 }
