@@ -7,7 +7,7 @@ import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
 import { GuestFault, fault, Vec } from '../cpu/exception.js';
 import { bitnessOf, MODE_CS64, MODE_TF } from '../cpu/mode.js';
-import { RAM_BASE, GUEST_PAGE, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, HOT_COUNTERS, HOT_COUNTER_SLOTS } from '../mmu/layout.js';
+import { RAM_BASE, GUEST_PAGE, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, JC, HOT_COUNTERS, HOT_COUNTER_SLOTS } from '../mmu/layout.js';
 import { Kick, type HelperFn, type Gen } from '../cpu/sem/gen.js';
 import { endsBlock, isHelperBased } from '../cpu/sem/index.js';
 import { segCheck } from '../cpu/system/segcheck.js';
@@ -285,8 +285,10 @@ export class Engine {
   private insertJump(b: Block): void {
     const e = jumpCacheIndex(b.ipLo) * (JUMP_CACHE_ENTRY_SIZE / 4);
     const jc = this.jc;
-    if (jc[e + 4] === b.slot && jc[e] === b.ipLo && jc[e + 1] === b.ipHi && jc[e + 2] === b.mode && jc[e + 3] === b.csBase) return;
-    jc[e] = b.ipLo; jc[e + 1] = b.ipHi; jc[e + 2] = b.mode; jc[e + 3] = b.csBase; jc[e + 4] = b.slot; jc[e + 5] = b.region; jc[e + 6] = b.regionIndex;
+    const w = (field: number) => e + field / 4;
+    if (jc[w(JC.slot)] === b.slot && jc[w(JC.ipLo)] === b.ipLo && jc[w(JC.ipHi)] === b.ipHi && jc[w(JC.mode)] === b.mode && jc[w(JC.csBase)] === b.csBase) return;
+    jc[w(JC.ipLo)] = b.ipLo; jc[w(JC.ipHi)] = b.ipHi; jc[w(JC.mode)] = b.mode; jc[w(JC.csBase)] = b.csBase;
+    jc[w(JC.slot)] = b.slot; jc[w(JC.region)] = b.region; jc[w(JC.index)] = b.regionIndex;
   }
 
   /** `b` no longer runs its module's code: the module's helper ids are free once none of its blocks do. */
@@ -297,7 +299,7 @@ export class Engine {
   /** Drop `b`'s jump-cache entry, if it has one. */
   private forgetJump(b: Block): void {
     const e = jumpCacheIndex(b.ipLo) * (JUMP_CACHE_ENTRY_SIZE / 4);
-    if (this.jc[e + 4] === b.slot) this.jc.fill(0xffffffff, e, e + JUMP_CACHE_ENTRY_SIZE / 4);
+    if (this.jc[e + JC.slot / 4] === b.slot) this.jc.fill(0xffffffff, e, e + JUMP_CACHE_ENTRY_SIZE / 4);
   }
 
   /** A free slot of the function table (its hot counter reset). */
@@ -717,10 +719,8 @@ function isNear(d: Insn): boolean {
 
 /** Where control can go after `last` without an indirect jump: fall-through and near direct targets. */
 function staticSuccessors(last: Insn): bigint[] {
-  const succ: bigint[] = [];
-  if (last.flow === FlowControl.Next || last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.Call) succ.push(last.next);
-  if ((last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.UnconditionalBranch || last.flow === FlowControl.Call) && isNear(last)) succ.push(last.branchTarget);
-  return succ;
+  // a call's return point is likely to run too (after the callee), though not next
+  return last.flow === FlowControl.Call ? [last.next, ...regionSuccessors(last)] : regionSuccessors(last);
 }
 
 /** Where control goes after `last` at run time, when that is a constant (a call goes to its target). */

@@ -2,11 +2,11 @@
 // fast path here and leave Wasm only on a miss; flags materialization and 128-bit mul/div too.
 import { ModuleBuilder, FnBody, T } from './wasm/encoder.js';
 import { TLB_BANK, BOUNCE, RET64, ICOUNT, DEADLINE, RIP, MODE, segOff, SEG_BASE } from '../cpu/state-layout.js';
-import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES } from '../mmu/layout.js';
+import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, JC } from '../mmu/layout.js';
 import { MODE_CS64 } from '../cpu/mode.js';
 
 /** Hash of a RIP's low 32 bits into the jump cache (shared with the dispatcher). */
-export const JC_HASH_SHIFT = 16;
+const JC_HASH_SHIFT = 16;
 export function jumpCacheIndex(ripLo: number): number {
   return ((ripLo ^ (ripLo >>> JC_HASH_SHIFT)) & (JUMP_CACHE_ENTRIES - 1)) >>> 0;
 }
@@ -216,17 +216,25 @@ function emitDiv128(f: FnBody, raiseFn: number): void {
  * for (RIP, MODE, CS base) and tail-call the next block through the function table; otherwise return
  * to the TypeScript dispatcher.
  */
+/**
+ * Set local `e` to the address of the jump-cache entry for a RIP whose low half is in local `lo`
+ * (jumpCacheIndex in Wasm), and push whether that entry is for this RIP's low half.
+ */
+export function emitJumpCacheProbe(f: FnBody, lo: number, e: number): void {
+  f.get(lo).get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JUMP_CACHE_ENTRIES - 1).i32And().i32(Math.log2(JUMP_CACHE_ENTRY_SIZE)).i32Shl();
+  f.i32(JUMP_CACHE_BASE).i32Add().tee(e).i32Load(JC.ipLo).get(lo).i32Eq();
+}
+
 function emitDispatch(f: FnBody, chainType: number): void {
   f.i32(0).i64Load(ICOUNT).i32(0).i64Load(DEADLINE).i64GeU().if_().return_().end();
   const lo = f.local(T.i32), e = f.local(T.i32);
-  f.i32(0).i32Load(RIP).tee(lo);
-  f.get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JUMP_CACHE_ENTRIES - 1).i32And().i32(5).i32Shl().i32(JUMP_CACHE_BASE).i32Add().tee(e);
-  f.i32Load(0).get(lo).i32Eq();
-  f.get(e).i32Load(4).i32(0).i32Load(RIP + 4).i32Eq().i32And();
-  f.get(e).i32Load(8).i32(0).i32Load(MODE).i32Eq().i32And();
+  f.i32(0).i32Load(RIP).set(lo);
+  emitJumpCacheProbe(f, lo, e);
+  f.get(e).i32Load(JC.ipHi).i32(0).i32Load(RIP + 4).i32Eq().i32And();
+  f.get(e).i32Load(JC.mode).i32(0).i32Load(MODE).i32Eq().i32And();
   // CS base matters outside 64-bit mode only
-  f.get(e).i32Load(12).i32(0).i32(0).i32Load(segOff(1, SEG_BASE)).i32(0).i32Load(MODE).i32(MODE_CS64).i32And().select().i32Eq().i32And();
-  f.if_().get(e).i32Load(16).returnCallIndirect(chainType).end();
+  f.get(e).i32Load(JC.csBase).i32(0).i32(0).i32Load(segOff(1, SEG_BASE)).i32(0).i32Load(MODE).i32(MODE_CS64).i32And().select().i32Eq().i32And();
+  f.if_().get(e).i32Load(JC.slot).returnCallIndirect(chainType).end();
 }
 
 export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array<ArrayBuffer> {

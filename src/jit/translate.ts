@@ -9,7 +9,7 @@ import type { Cpu } from '../cpu/cpu.js';
 import { MODE_TF } from '../cpu/mode.js';
 import { TF } from '../cpu/flags.js';
 import { DR, ICOUNT, DEADLINE, RIP, MODE, segOff, SEG_BASE } from '../cpu/state-layout.js';
-import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES } from '../mmu/layout.js';
+import { JC } from '../mmu/layout.js';
 import { MODE_CS64 } from '../cpu/mode.js';
 import { deliverEvent, EventKind } from '../cpu/system/interrupts.js';
 import '../cpu/sem/index.js';
@@ -54,7 +54,7 @@ export function runtimeRefs(m: ModuleBuilder): RtFns {
 }
 
 export { jumpCacheIndex } from './runtime-module.js';
-import { JC_HASH_SHIFT } from './runtime-module.js';
+import { emitJumpCacheProbe } from './runtime-module.js';
 
 function touchesMemory(d: Insn): boolean {
   if (d.mnemonic === Mnemonic.Lea || d.mnemonic === Mnemonic.Nop) return false;
@@ -137,8 +137,8 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
 export interface RegionExit { succ: [bigint, number][]; complete: boolean; indirect: boolean }
 
 /**
- * The hot tier: one Wasm function for a whole region (the blocks of a hot page reachable from a hot
- * block), exported through one entry function per block (`e0`, `e1`, …). Guest registers live in
+ * The hot tier: one Wasm function for a whole region (the loop around a hot block, see
+ * Engine.compileRegion), exported through one entry function per block (`e0`, `e1`, …). Guest registers live in
  * locals for the whole region and are spilled to the state block only around runtime calls (which
  * may fault, run a helper or read memory through TypeScript) and at exits. Direct branches between
  * the region's blocks stay inside the function (a loop around a br_table on the block index), and so
@@ -184,6 +184,12 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
   // `budget` = DEADLINE - ICOUNT, refreshed after runtime calls (a helper or device may have kicked,
   // spilling moved the pending count into ICOUNT).
   const setBudget = () => { f.i32(0).i64Load(DEADLINE).i32(0).i64Load(ICOUNT).i64Sub().set(budget); };
+  /** Budget spent (timer due, kick, stop): leave with the state in memory. */
+  const leaveIfSpent = (g: Gen) => {
+    f.get(icount).get(budget).i64GeS().if_();
+    g.spillRegs();
+    f.return_().end();
+  };
   blocks.forEach((b, i) => {
     f.end(); // block i's label: its code follows, nested in the labels of blocks i+1… and the loop
     const toLoop = n - 1 - i;
@@ -205,7 +211,7 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
     const { succ, indirect, complete } = exits[i];
     // go to block k from inside `depth` extra nesting levels: fall into the next block's code, else loop
     const goTo = (k: number, depth: number) => {
-      f.get(icount).get(budget).i64GeS().if_().do(() => { g.spillRegs(); }).return_().end();
+      leaveIfSpent(g);
       if (k === i + 1) f.br(depth);
       else f.i32(k).set(next).br(toLoop + depth);
     };
@@ -220,15 +226,15 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
       });
       if (indirect) {
         // the jump cache entry for RIP, if it names a block of this region (same mode and CS base)
-        f.get(rip).i32WrapI64().tee(lo).get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JUMP_CACHE_ENTRIES - 1).i32And().i32(5).i32Shl().i32(JUMP_CACHE_BASE).i32Add().tee(e);
-        f.i32Load(0).get(lo).i32Eq();
-        f.get(e).i32Load(4).get(rip).i64(32, 0).i64ShrU().i32WrapI64().i32Eq().i32And();
-        f.get(e).i32Load(20).i32(regionId).i32Eq().i32And();
-        f.get(e).i32Load(8).i32(mode).i32Eq().i32And();
-        f.get(e).i32Load(12).i32(csBase).i32Eq().i32And();
+        f.get(rip).i32WrapI64().set(lo);
+        emitJumpCacheProbe(f, lo, e);
+        f.get(e).i32Load(JC.ipHi).get(rip).i64(32, 0).i64ShrU().i32WrapI64().i32Eq().i32And();
+        f.get(e).i32Load(JC.region).i32(regionId).i32Eq().i32And();
+        f.get(e).i32Load(JC.mode).i32(mode).i32Eq().i32And();
+        f.get(e).i32Load(JC.csBase).i32(csBase).i32Eq().i32And();
         f.if_();
-        f.get(icount).get(budget).i64GeS().if_().do(() => { g.spillRegs(); }).return_().end();
-        f.get(e).i32Load(24).set(next).br(toLoop + 1).end();
+        leaveIfSpent(g);
+        f.get(e).i32Load(JC.index).set(next).br(toLoop + 1).end();
       }
     }
     g.spillRegs();

@@ -23,6 +23,8 @@ export const SCRATCH_SIZE = 0x1_0000;
 export const JUMP_CACHE_BASE = 0x0010_0000;
 export const JUMP_CACHE_ENTRIES = 65536;
 export const JUMP_CACHE_ENTRY_SIZE = 32;
+/** Byte offsets of a jump-cache entry's 32-bit fields (filled by src/jit/engine.ts, read by dispatch and regions). */
+export const JC = { ipLo: 0, ipHi: 4, mode: 8, csBase: 12, slot: 16, region: 20, index: 24 } as const;
 
 /** Hot-tier execution counters: one 32-bit word per function-table slot (src/jit/engine.ts). */
 export const HOT_COUNTERS = 0x0040_0000;

@@ -338,8 +338,6 @@ export class FnBody {
 
 
   op(b: number): this { this.code.byte(b); return this; }
-  /** Run `emit` in the middle of a chain (for code built by a helper). */
-  do(emit: () => void): this { emit(); return this; }
 
   // control
   unreachable(): this { return this.op(0x00); }
