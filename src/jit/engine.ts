@@ -581,7 +581,7 @@ export class Engine {
     const cp = this.codePage(ipBig, mode, csBase, new Map());
     if (!cp || cp.physPage !== hb.paddr - (hb.paddr % GUEST_PAGE)) return; // remapped since: not this code
     let collected;
-    // every block known on this page (cold ones, an older region's) may join: a page gets one region
+    // the blocks already seen running on this page: what a jump through a register may reach (loopAround)
     const seeds: bigint[] = [];
     try {
       for (const b of this.byPage.get(cp.physPage) ?? []) {

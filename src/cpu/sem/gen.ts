@@ -109,8 +109,7 @@ export class Gen {
       this.seen.used |= 1 << n;
       f.get(this.regs[n]);
       if (hi8) f.i64(8, 0).i64ShrU();
-      if (width < 8) maskOf(f, width);
-      if (width < 8) f.i64And();
+      if (width < 8) { maskOf(f, width); f.i64And(); }
       return;
     }
     const off = GPR + n * 8 + (hi8 ? 1 : 0);
