@@ -16,7 +16,7 @@ const opt = (name: string, dflt: number) => {
 };
 const ROUNDS = opt('--rounds', 3);
 const SCALE = opt('--scale', 40);
-const KERNELS = ['crc32', 'sort', 'interp'];
+const KERNELS = ['crc32', 'sort', 'interp', 'sha256'];
 
 function qemuAvailable(): boolean {
   return spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' }).status === 0;

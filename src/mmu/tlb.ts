@@ -22,6 +22,12 @@ export class Tlb {
    */
   private readonly large = new Uint8Array(2 * TLB_ENTRIES);
   private readonly largeCount = new Int32Array(LARGE_MASKS.length);
+  /**
+   * Per large-page size: the large pages (linear base >> 21, with the high half) that entries may
+   * have been filled from since they were last flushed. INVLPG of an address in none of them — the
+   * common case: Linux maps its direct map with 1 GiB pages but invalidates 4 KiB pages — scans nothing.
+   */
+  private readonly largeBases = LARGE_MASKS.map(() => new Set<number>());
   flushes = 0;
 
   constructor(memory: WebAssembly.Memory) {
@@ -54,7 +60,13 @@ export class Tlb {
       if (this.kind[e] !== 1) this.nonGlobal.push(e);
       this.kind[e] = 1;
     }
-    this.setLarge(e, pageMask > 0xfff ? LARGE_MASKS.indexOf(pageMask) : 0);
+    const code = pageMask > 0xfff ? LARGE_MASKS.indexOf(pageMask) : 0;
+    this.setLarge(e, code);
+    if (code) this.largeBases[code].add(Tlb.largeKey(lo & ~pageMask, hi));
+  }
+
+  private static largeKey(base: number, hi: number): number {
+    return (hi >>> 0) * 2048 + Math.floor((base >>> 0) / 0x20_0000);
   }
 
   private setLarge(e: number, code: number): void {
@@ -81,6 +93,7 @@ export class Tlb {
       this.kind.fill(0);
       this.large.fill(0);
       this.largeCount.fill(0);
+      for (const b of this.largeBases) b.clear();
       this.nonGlobal = [];
       return;
     }
@@ -96,6 +109,8 @@ export class Tlb {
     for (let code = 1; code < LARGE_MASKS.length; code++) {
       if (this.largeCount[code] === 0) continue;
       const m = LARGE_MASKS[code];
+      const key = Tlb.largeKey(lo & ~m, hi);
+      if (!this.largeBases[code].delete(key)) continue;
       // the 4 KiB pieces of the large page around `lo` sit at consecutive indices
       const first = (lo & ~m) >>> 12;
       const n = Math.min(TLB_ENTRIES, (m + 1) / 4096);

@@ -38,6 +38,7 @@ export const GUESTS: Record<string, GuestSpec> = {
   crc32: { sources: ['crc32.c', 'bench_main.c'], native: 'crc32.c' },
   sort: { sources: ['sort.c', 'bench_main.c'], native: 'sort.c' },
   interp: { sources: ['interp.c', 'bench_main.c'], native: 'interp.c' },
+  sha256: { sources: ['sha256.c', 'bench_main.c'], native: 'sha256.c' },
   hello: { sources: ['hello.c'] },
   'hello-elf64': { sources: ['hello.c'], entry: 'elf64' },
   'cpu-gates': { sources: ['cpu/gates.c', ...CPU] },

@@ -625,6 +625,8 @@ def(M.Xlatb, (g) => {
 });
 
 def([M.Nop, M.Reservednop, M.Prefetch, M.Pause, M.Endbr64, M.Endbr32, M.Lfence, M.Mfence, M.Sfence, M.Prefetchnta, M.Prefetcht0, M.Prefetcht1, M.Prefetcht2, M.Prefetchw, M.Clflush, M.Clflushopt], () => {});
+// SERIALIZE: code writes already invalidate their translations, and nothing here executes out of order
+def(M.Serialize, () => {});
 
 def(M.Movbe, (g) => {
   const f = g.f;

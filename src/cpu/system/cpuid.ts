@@ -57,8 +57,9 @@ export function cpuid(cpu: Cpu, leaf: number, sub: number): [number, number, num
     }
     case 7:
       if (sub !== 0) return [0, 0, 0, 0];
-      // SMEP, ERMS, INVPCID, ADX, SMAP; ECX: UMIP; EDX: IA32_ARCH_CAPABILITIES (msr.ts)
-      return [0, (1 << 7) | (1 << 9) | (1 << 10) | (1 << 19) | (1 << 20), 1 << 2, 1 << 29];
+      // SMEP, ERMS, INVPCID, ADX, SMAP; ECX: UMIP; EDX: SERIALIZE, IA32_ARCH_CAPABILITIES (msr.ts).
+      // SERIALIZE lets Linux's sync_core() skip its IRET-to-self (a far return through the stack).
+      return [0, (1 << 7) | (1 << 9) | (1 << 10) | (1 << 19) | (1 << 20), 1 << 2, (1 << 14) | (1 << 29)];
     case 0xd: {
       // XSAVE: x87 and SSE state only (legacy region + header = 576 bytes); XSAVEOPT supported
       if (!F.xsave) return [0, 0, 0, 0];
