@@ -12,13 +12,32 @@ export const enum T {
 
 const NAME_CACHE = new Map<string, Uint8Array>();
 
+/**
+ * Spare buffers by power-of-two capacity (2^8 … 2^16). The cold tier builds ~20 bodies and a few
+ * sections per module, hundreds of thousands in a boot: allocating each one (and sweeping it later)
+ * cost more than filling it.
+ */
+const POOL: Uint8Array<ArrayBuffer>[][] = Array.from({ length: 17 }, () => []);
+const POOL_DEPTH = 128;
+const EMPTY = new Uint8Array(0);
+
 /** Growable byte buffer with LEB128 helpers. */
 export class ByteBuf {
   buf: Uint8Array<ArrayBuffer>;
   len = 0;
 
   constructor(capacity = 256) {
-    this.buf = new Uint8Array(capacity);
+    const bucket = POOL[31 - Math.clz32(capacity)];
+    this.buf = (capacity & (capacity - 1)) === 0 && bucket?.length ? bucket.pop()! : new Uint8Array(capacity);
+  }
+
+  /** Hand the storage back for reuse: this buffer must not be used afterwards. */
+  release(): void {
+    const cap = this.buf.length;
+    const bucket = POOL[31 - Math.clz32(cap)];
+    if (bucket && (cap & (cap - 1)) === 0 && bucket.length < POOL_DEPTH) bucket.push(this.buf);
+    this.buf = EMPTY;
+    this.len = 0;
   }
 
   // Every write checks capacity inline and calls out only to grow: this runs millions of times.
@@ -252,9 +271,12 @@ export class ModuleBuilder {
     cs.u32(this.funcs.length);
     for (const f of this.funcs) {
       f.body.writeTo(cs);
+      f.body.code.release();
     }
     out.section(10, cs);
-    return out.result();
+    const bytes = out.result();
+    for (const b of [out, ts, is, fs, es, cs]) b.release();
+    return bytes;
   }
 }
 
