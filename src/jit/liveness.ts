@@ -11,6 +11,20 @@ const PURE = new Set<number>([M.Add, M.Adc, M.Sub, M.Sbb, M.And, M.Or, M.Xor, M.
 const SHIFTS = new Set<number>([M.Shl, M.Sal, M.Shr, M.Sar]);
 const NEEDS_CF = new Set<number>([M.Inc, M.Dec, M.Adc, M.Sbb]);
 
+const { CF, ZF, OF } = RflagsBits;
+
+/**
+ * Instructions whose semantics update only some flags eagerly (materialize RFLAGS, then replace
+ * `mask`): when none of those flags is read before being overwritten, they skip both steps and the
+ * lazy state stays that of the previous writer, which still describes every other flag.
+ */
+const EAGER: Record<number, number> = {
+  [M.Rol]: CF | OF, [M.Ror]: CF | OF,
+  [M.Bt]: CF, [M.Bts]: CF, [M.Btr]: CF, [M.Btc]: CF,
+  [M.Bsf]: ZF, [M.Bsr]: ZF, [M.Tzcnt]: CF | ZF, [M.Lzcnt]: CF | ZF,
+  [M.Clc]: CF, [M.Stc]: CF, [M.Cmc]: CF,
+};
+
 function isPureWriter(d: Insn): boolean {
   if (PURE.has(d.mnemonic)) return true;
   if (SHIFTS.has(d.mnemonic)) {
@@ -35,6 +49,10 @@ export function flagLiveness(insns: Insn[], helperBased: (d: Insn) => boolean): 
     if (isPureWriter(d)) {
       live[i] = (after & ARITH) !== 0;
       after = read | (NEEDS_CF.has(d.mnemonic) ? RflagsBits.CF : 0);
+    } else if (EAGER[d.mnemonic] !== undefined && !helperBased(d)) {
+      // a dead update changes nothing: what is live after is live before (plus what it reads)
+      live[i] = (after & EAGER[d.mnemonic]) !== 0;
+      after = live[i] ? ARITH : after | read;
     } else if (mod !== 0 || helperBased(d) || d.rep || d.repne) {
       live[i] = true;
       after = ARITH; // materializes or may leave flags unchanged: everything before must be exact

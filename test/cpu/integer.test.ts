@@ -36,6 +36,34 @@ describe.skipIf(!haveAs())('integer instructions (assembled with GNU as)', () =>
     expect(r.get('rcx') & 0xffn).toBe(0n);
   });
 
+  it('flag updates found dead (rotate, bit test, CLC) leave the flags they do not write intact', () => {
+    // each ROR/BT/CLC writes only flags that the next ADD/SUB overwrites: liveness drops the update,
+    // and the SETcc/CMOVcc between them must still see the earlier CMP/TEST/OR
+    const r = run(`
+      cmp eax, eax
+      ror ecx, 3
+      sete bl
+      add esi, 1
+      test edx, edx
+      bt ecx, 5
+      cmovz edi, r8d
+      sub r9d, 1
+      or r10d, r10d
+      clc
+      setnz bh
+      rol r11, 1
+      seto r12b
+      setc r13b
+    `, { rcx: 0x18n, rdx: 0n, r8: 0x77n, r10: 2n, r11: 0x8000000000000000n });
+    expect(r.get('rcx')).toBe(3n);
+    expect(r.get('rbx') & 0xffffn).toBe(0x0101n);
+    expect(r.get('rdi')).toBe(0x77n);
+    expect(r.get('r11')).toBe(1n);
+    // the last ROL is live (its CF and OF are read): CF = bit 0 of the result, OF = CF ^ msb
+    expect(r.get('r12') & 0xffn).toBe(1n);
+    expect(r.get('r13') & 0xffn).toBe(1n);
+  });
+
   it('call/ret, push/pop and the stack pointer', () => {
     const r = run(`
       lea rsp, [r15 + 0x800]

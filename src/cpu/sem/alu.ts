@@ -206,6 +206,11 @@ function rotate(left: boolean, throughCarry: boolean) {
       if (n === 8) {
         f.get(a).get(cnt);
         if (left) f.i64Rotl(); else f.i64Rotr();
+      } else if (n === 4) {
+        // the count is already below 32: a 32-bit rotate is exact
+        f.get(a).i32WrapI64().get(cnt).i32WrapI64();
+        if (left) f.i32Rotl(); else f.i32Rotr();
+        f.i64ExtendI32U();
       } else {
         // rotate within w bits by cnt mod w
         f.get(cnt).i64(w, 0).i64RemU().set(c);
@@ -214,6 +219,12 @@ function rotate(left: boolean, throughCarry: boolean) {
         maskTo(g, n);
       }
       f.set(r);
+      if (!g.flagsLive) {
+        // dead CF/OF (see EAGER in src/jit/liveness.ts): nothing to compute
+        g.writeOp(0, r, n);
+        if (constant === null) f.end();
+        return;
+      }
       if (left) {
         f.get(r).i32WrapI64().i32(1).i32And().set(cf);
         f.get(r).i64(w - 1, 0).i64ShrU().i32WrapI64().i32(1).i32And().get(cf).i32Xor().set(of);
@@ -247,7 +258,7 @@ function rotate(left: boolean, throughCarry: boolean) {
     f.get(cf).get(of).i32(11).i32Shl().i32Or();
     g.writeFlagBits(CF | OF);
     if (constant === null) f.end();
-    g.lazyKind = FK.NONE;
+    if (g.flagsLive) g.lazyKind = FK.NONE;
   };
 }
 def(M.Rol, rotate(true, false));

@@ -381,8 +381,12 @@ export class Gen {
     this.f.i64ExtendI32U();
   }
 
-  /** Materialize flags (lazy state → RFLAGS) so that eager partial updates can follow. Pushes nothing. */
+  /**
+   * Materialize flags (lazy state → RFLAGS) so that eager partial updates can follow. Pushes nothing.
+   * Nothing to do when liveness found the update dead (see EAGER in src/jit/liveness.ts).
+   */
   materializeFlags(): void {
+    if (!this.flagsLive) return;
     this.f.callTable(this.rt.flagsGet).drop();
     this.lazyKind = FK.NONE;
   }
@@ -392,8 +396,9 @@ export class Gen {
    * top of the stack (already positioned).
    */
   writeFlagBits(mask: number): void {
-    const t = this.tmp32();
     const f = this.f;
+    if (!this.flagsLive) { f.drop(); return; }
+    const t = this.tmp32();
     f.set(t);
     f.i32(0);
     f.i32(0).i32Load(RFLAGS).i32(~mask).i32And();
