@@ -101,7 +101,9 @@ export class Cpu {
     const cs64 = lma && (csAttr & ATTR_L) !== 0;
     if (cs64) mode |= MODE_CS64;
     else if (csAttr & ATTR_DB) mode |= MODE_CS32;
-    if (st.segAttr(Seg.SS) & ATTR_DB) mode |= MODE_SS32;
+    // 64-bit code ignores SS.B (the stack pointer is RSP): leaving it out keeps Linux's code one
+    // translation, whether SS holds its data selector or the null selector SYSRET/IRET leave behind
+    if (!cs64 && st.segAttr(Seg.SS) & ATTR_DB) mode |= MODE_SS32;
     for (let s = 0; s < 6; s++) {
       if (cs64 || this.segIsFlat(s)) mode |= 1 << (MODE_NOLIMIT_SHIFT + s);
     }

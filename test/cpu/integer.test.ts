@@ -64,6 +64,21 @@ describe.skipIf(!haveAs())('integer instructions (assembled with GNU as)', () =>
     expect(r.get('r13') & 0xffn).toBe(1n);
   });
 
+  it('64-bit IMUL with dead flags keeps the low half of the product', () => {
+    const r = run(`
+      imul rax, rcx
+      add rdx, 1
+      imul rbx, rcx, -3
+      sub rsi, 1
+      imul rdi, rcx
+      seto r8b
+    `, { rax: 0x123456789abcdefn, rcx: 0xfedcba987654321n, rbx: 0n, rdi: 0x4000000000000000n });
+    expect(r.get('rax')).toBe(BigInt.asUintN(64, 0x123456789abcdefn * 0xfedcba987654321n));
+    expect(r.get('rbx')).toBe(BigInt.asUintN(64, 0xfedcba987654321n * -3n));
+    expect(r.get('rdi')).toBe(BigInt.asUintN(64, 0x4000000000000000n * 0xfedcba987654321n));
+    expect(r.get('r8') & 0xffn).toBe(1n); // that one's flags are live: it overflowed
+  });
+
   it('call/ret, push/pop and the stack pointer', () => {
     const r = run(`
       lea rsp, [r15 + 0x800]

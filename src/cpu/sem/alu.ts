@@ -313,7 +313,10 @@ def([M.Mul, M.Imul], (g) => {
   const a = g.tmp64(), b = g.tmp64(), r = g.tmp64(), ovf = g.tmp64();
   if (d.opCount === 3) { g.readOp(1, n); signExtend(g, n); f.set(a); g.readOp(2, n); signExtend(g, n); f.set(b); }
   else { g.readOp(0, n); signExtend(g, n); f.set(a); g.readOp(1, n); signExtend(g, n); f.set(b); }
-  if (n === 8) {
+  if (n === 8 && !g.flagsLive) {
+    // the flags (the only use of the high half) are dead: a plain 64-bit multiply
+    f.get(a).get(b).i64Mul().set(r);
+  } else if (n === 8) {
     f.get(a).get(b).i32(1).callTable(g.rt.mul128).set(r);
     f.i32(0).i64Load(RET64).get(r).i64(63, 0).i64ShrS().i64Ne().i64ExtendI32U().set(ovf);
   } else {
