@@ -11,6 +11,7 @@ import { RAM_BASE, GUEST_PAGE, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_E
 import { Kick, type HelperFn, type Gen } from '../cpu/sem/gen.js';
 import { endsBlock, isHelperBased } from '../cpu/sem/index.js';
 import { segCheck } from '../cpu/system/segcheck.js';
+import { ACC_EXEC, ACC_USER } from '../mmu/paging.js';
 
 interface Block {
   fn: () => void;
@@ -339,15 +340,28 @@ export class Engine {
 
   private flushLinear(includeGlobal = true): void {
     this.epoch++;
-    if (!includeGlobal) {
-      for (const b of this.nonGlobalLinear) this.unlinkLinear(b);
-      this.nonGlobalLinear.clear();
-      return;
-    }
-    this.linear.clear();
-    this.linPages.clear();
+    for (const b of this.nonGlobalLinear) this.unlinkLinear(b);
     this.nonGlobalLinear.clear();
-    this.jc.fill(0xffffffff);
+    if (!includeGlobal) return;
+    // A global flush (INVPCID, CR4/CR0 paging bits) says mappings may have changed, not that they
+    // did: Linux flushes everything whenever it unmaps more than a few kernel pages. Keep the global
+    // code whose page still maps, global and executable, to the same physical page at the same size.
+    for (const [k, set] of this.linPages) {
+      if (set.size > 0 && this.stillMapped(k, set)) continue;
+      for (const b of [...set]) this.unlinkLinear(b);
+      this.linPages.delete(k);
+    }
+  }
+
+  /** Whether the linear page `key` (see linKey) still maps the blocks in `set` as when they were found. */
+  private stillMapped(key: number, set: Set<Block>): boolean {
+    let b0: Block | null = null, user = false;
+    for (const b of set) { b0 ??= b; if ((b.mode & 3) === 3) user = true; }
+    const b = b0!;
+    const is64 = (b.mode & MODE_CS64) !== 0;
+    const t = this.cpu.walker.probe(is64 ? b.ipLo : (b.csBase + b.ipLo) >>> 0, is64 ? b.ipHi : 0, ACC_EXEC | (user ? ACC_USER : 0));
+    const mask = [0xfff, 0x1fffff, 0x3fffff, 0x3fffffff][key & 3];
+    return t !== null && t.global && t.pageMask === mask && t.phys - (t.phys % GUEST_PAGE) === b.paddr - (b.paddr % GUEST_PAGE);
   }
 
   /** Remove `b` from the linear lookups (map, page sets, jump cache). */

@@ -1,7 +1,7 @@
 import type { PhysMem } from './physmem.js';
 import type { CpuState } from '../cpu/state.js';
 import { CR2, CR3, RFLAGS } from '../cpu/state-layout.js';
-import { fault, Vec } from '../cpu/exception.js';
+import { fault, Vec, GuestFault } from '../cpu/exception.js';
 
 export const ACC_WRITE = 1;
 /** A CPL-3 access (not an implicit supervisor access by a descriptor-table read). */
@@ -9,6 +9,8 @@ export const ACC_USER = 2;
 export const ACC_EXEC = 4;
 /** Implicit supervisor access (GDT/IDT/TSS): SMAP applies regardless of RFLAGS.AC. */
 export const ACC_IMPLICIT = 8;
+/** A look, not an access: no Accessed/Dirty updates (see PageWalker.probe). */
+const ACC_PROBE = 16;
 
 export const CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 0x10, CR0_NE = 0x20, CR0_WP = 1 << 16, CR0_AM = 1 << 18, CR0_NW = 1 << 29, CR0_CD = 1 << 30, CR0_PG = 0x80000000;
 export const CR4_VME = 1, CR4_PVI = 2, CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 0x10, CR4_PAE = 0x20, CR4_MCE = 0x40, CR4_PGE = 0x80, CR4_PCE = 0x100, CR4_OSFXSR = 0x200, CR4_OSXMMEXCPT = 0x400, CR4_UMIP = 0x800, CR4_VMXE = 0x2000, CR4_FSGSBASE = 0x10000, CR4_PCIDE = 0x20000, CR4_OSXSAVE = 0x40000, CR4_SMEP = 0x100000, CR4_SMAP = 0x200000;
@@ -46,6 +48,23 @@ export class PageWalker {
     this.st.u32[CR2 >> 2] = lo >>> 0;
     this.st.u32[(CR2 >> 2) + 1] = hi >>> 0;
     throw fault(Vec.PF, err);
+  }
+
+  /**
+   * How the linear address would translate for access `acc`, without touching the guest's page
+   * tables or CR2: null where the access would fault. (The code cache checks its mappings with it.)
+   */
+  probe(lo: number, hi: number, acc: number): Translation | null {
+    const cr2Lo = this.st.u32[CR2 >> 2], cr2Hi = this.st.u32[(CR2 >> 2) + 1];
+    try {
+      return this.translate(lo, hi, acc | ACC_PROBE);
+    } catch (e) {
+      if (e instanceof GuestFault) return null;
+      throw e;
+    } finally {
+      this.st.u32[CR2 >> 2] = cr2Lo;
+      this.st.u32[(CR2 >> 2) + 1] = cr2Hi;
+    }
   }
 
   /**
@@ -189,6 +208,10 @@ export class PageWalker {
     }
     if (exec && anyNx && nxe) this.pf(lo, hi, errBase | 1);
 
+    if (acc & ACC_PROBE) {
+      o.phys = phys; o.user = allUser; o.writable = allWrite || (!user && !(cr0 & CR0_WP)); o.dirty = (leafLo & PTE_D) !== 0; o.global = global; o.pageMask = pageMask;
+      return o;
+    }
     // Accessed bits on every level, Dirty on the leaf for writes.
     for (const a of entAddr) {
       const v = mem.read32(a);

@@ -1,4 +1,5 @@
-/* 4-level paging: 4 KiB/2 MiB/1 GiB pages, A/D bits, #PF error codes and CR2, WP, NX, reserved bits, INVLPG. */
+/* 4-level paging: 4 KiB/2 MiB/1 GiB pages, A/D bits, #PF error codes and CR2, WP, NX, reserved bits,
+   INVLPG, global code pages remapped under a global flush (INVPCID, CR4.PGE). */
 #include "cpu.h"
 
 #define P 1ull
@@ -16,6 +17,9 @@ static u64 pt[512] __attribute__((aligned(4096)));
 static u8 frame_a[4096] __attribute__((aligned(4096)));
 static u8 frame_b[4096] __attribute__((aligned(4096)));
 static u8 frame_code[4096] __attribute__((aligned(4096)));
+static u8 frame_code2[4096] __attribute__((aligned(4096)));
+static volatile u32 ran_code;
+#define G 0x100ull
 static volatile u64 marker = 0x5a5a1234abcd0001ull;
 extern u64 boot_pml4[];
 extern void t_pf_read(u64), t_pf_write(u64);
@@ -36,6 +40,52 @@ extern char u_read_at[];
 static u64 page(int i) { return VA + (u64)i * 4096; }
 /* The barrier keeps page-table stores from being moved past the access that needs them. */
 static u64 rd(u64 va) { __asm__ volatile("" ::: "memory"); return *(volatile u64 *)va; }
+
+/* `movl $v, ran_code; ret` at the start of a code frame. */
+static void put_code(u8 *frame, u32 v) {
+  u32 addr = (u32)(u64)&ran_code;
+  u8 code[] = { 0xc7, 0x04, 0x25, addr, addr >> 8, addr >> 16, addr >> 24, v, v >> 8, v >> 16, v >> 24, 0xc3 };
+  for (unsigned i = 0; i < sizeof code; i++) frame[i] = code[i];
+}
+
+static u32 run_page8(void) {
+  ran_code = 0;
+  try_call((void (*)(u64))page(8), 0);
+  return ran_code;
+}
+
+/* A global page of code, run, then pointed at another frame: a global flush must make the new code
+   run (an emulator that caches translated code by linear address must notice the new mapping). */
+static void global_code_remap(void) {
+  u32 r[4];
+  cpuid(1, 0, r);
+  if (!(r[3] & (1u << 13))) { print_str("SKIP global pages (no CPUID.PGE)\n"); return; }
+  write_cr4(read_cr4() | 0x80);
+  put_code(frame_code, 1);
+  put_code(frame_code2, 2);
+  pt[8] = (u64)frame_code | P | RW | G;
+  invlpg((void *)page(8));
+  u32 first = run_page8();
+  check("global code page runs", first == 1 && run_page8() == 1);
+  cpuid(7, 0, r);
+  if (r[1] & (1u << 10)) {
+    struct { u64 pcid, addr; } desc = { 0, 0 };
+    pt[8] = (u64)frame_code2 | P | RW | G;
+    __asm__ volatile("invpcid %0, %1" : : "m"(desc), "r"(2ull) : "memory");
+    check("INVPCID (all, with globals) makes remapped global code run", run_page8() == 2);
+    __asm__ volatile("invpcid %0, %1" : : "m"(desc), "r"(2ull) : "memory");
+    check("unchanged global code still runs after INVPCID", run_page8() == 2);
+  } else {
+    print_str("SKIP INVPCID (no CPUID.INVPCID)\n");
+  }
+  pt[8] = (u64)frame_code | P | RW | G;
+  u64 cr4 = read_cr4();
+  write_cr4(cr4 & ~0x80ull);
+  write_cr4(cr4);
+  check("toggling CR4.PGE makes remapped global code run", run_page8() == 1);
+  pt[8] = 0;
+  invlpg((void *)page(8));
+}
 
 void run_tests(const struct mb_info *mbi) {
   (void)mbi;
@@ -115,6 +165,7 @@ void run_tests(const struct mb_info *mbi) {
   pt[7] = (u64)frame_a | P | RW;
   write_cr3(read_cr3());
   check("MOV to CR3 flushes the TLB", rd(page(7)) == 0xaaaa);
+  global_code_remap();
   boot_pml4[1] = 0;
   write_cr3(read_cr3());
 }
