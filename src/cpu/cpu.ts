@@ -41,6 +41,12 @@ export class Cpu {
   readonly walker: PageWalker;
   readonly tlb: Tlb;
   intc: InterruptController | null = null;
+  /**
+   * After a device access (port or MMIO): whether the machine loop must run before the next block
+   * (an interrupt or NMI became pending, a timer now falls due before the running slice ends, a
+   * stop was requested). The machine sets it; the default is always.
+   */
+  deviceKick: () => boolean = () => true;
   code: CodeCoherence = { isCodePage: () => false, invalidatePhysPage: () => {}, flushLinear: () => {}, flushLinearPage: () => {} };
   /** Page size mask of the last instruction-fetch translation (0xfff, 0x1fffff, …). */
   lastFetchPageMask = 0xfff;
@@ -265,8 +271,8 @@ export class Cpu {
       this.readPhysInto(phys, size);
       return 0;
     }
-    this.kick(); // device access: interrupts may change
     this.readPhysInto(phys, size);
+    if (this.deviceKick()) this.kick();
     return 0;
   }
 
@@ -308,9 +314,9 @@ export class Cpu {
       for (let i = 0; i < size; i++) this.phys.write8(phys + i, i < 4 ? (vlo >>> (8 * i)) & 0xff : (vhi >>> (8 * (i - 4))) & 0xff);
       return 0;
     }
-    this.kick(); // device access: interrupts may change
     if (size === 8) { this.phys.write(phys, 4, vlo); this.phys.write(phys + 4, 4, vhi); }
     else this.phys.write(phys, size as 1 | 2 | 4, vlo);
+    if (this.deviceKick()) this.kick();
     return 0;
   }
 

@@ -59,4 +59,8 @@ export class CpuInterruptController implements InterruptController {
   takeNmi(): boolean {
     return this.lapic.takeNmi();
   }
+
+  hasNmi(): boolean {
+    return this.lapic.hasNmi();
+  }
 }

@@ -177,6 +177,10 @@ export class LocalApic implements MmioHandler, ApicTarget {
     return v;
   }
 
+  hasNmi(): boolean {
+    return this.nmiPending;
+  }
+
   takeNmi(): boolean {
     const n = this.nmiPending;
     this.nmiPending = false;

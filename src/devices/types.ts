@@ -28,6 +28,8 @@ export interface InterruptController {
   acknowledge(): number;
   /** A pending NMI (cleared by the call). */
   takeNmi(): boolean;
+  /** Whether an NMI is pending (not cleared). */
+  hasNmi(): boolean;
 }
 
 /** Signals from devices to the machine loop. */

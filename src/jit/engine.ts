@@ -157,8 +157,8 @@ export class Engine {
           // interrupts may have become deliverable (STI, POPF, IRET): let the machine loop take them
           if (k === Kick.IfPending && cpu.intc?.hasInterrupt()) kick();
         },
-        io_in: (port: number, size: number) => { kick(); return cpu.ioIn(port, size); },
-        io_out: (port: number, size: number, v: number) => { kick(); cpu.ioOut(port, size, v); },
+        io_in: (port: number, size: number) => { const v = cpu.ioIn(port, size); if (cpu.deviceKick()) kick(); return v; },
+        io_out: (port: number, size: number, v: number) => { cpu.ioOut(port, size, v); if (cpu.deviceKick()) kick(); },
         seg_check: (seg: number, off: number, size: number, write: number) => segCheck(cpu, seg, off >>> 0, size, write !== 0),
         hot: (slot: number) => { this.hotSlots.push(slot); kick(); },
       },

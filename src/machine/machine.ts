@@ -49,6 +49,8 @@ export class Machine {
   stopReason: StopReason | null = null;
   tripleFaultState: string | null = null;
   resetCount = 0;
+  /** Guest time at which the running slice's instruction budget ends (see cpu.deviceKick). */
+  private sliceEndNs = Infinity;
 
   constructor(opts: MachineOptions) {
     this.phys = new PhysMem(opts.memMiB * 1024 * 1024);
@@ -68,6 +70,10 @@ export class Machine {
     this.clock.setInstructionSource(() => this.cpu.st.icount);
     this.cpu.tscSource = () => this.clock.nowNs();
     this.cpu.intc = this.platform.intc;
+    const intc = this.platform.intc;
+    // Most device accesses (a UART status poll, a virtio notify) change nothing the machine loop
+    // must act on before the next block: return to it only when they do.
+    this.cpu.deviceKick = () => this.cpu.stopRequested || intc.hasInterrupt() || intc.hasNmi() || this.clock.nextDeadline() < this.sliceEndNs;
     const lapic = this.platform.lapic;
     this.cpu.msrDevice = lapic.msrHooks(() => { throw fault(Vec.GP, 0); });
     this.cpu.setTpr = (v) => { lapic.taskPriority = v; };
@@ -143,7 +149,9 @@ export class Machine {
       const before = this.engine.stats.blocksExecuted;
       // run until the next timer is due (virtual time is retired instructions), at most a slice
       const untilTimer = Math.ceil(this.clock.nextDeadline() - this.clock.nowNs());
-      this.engine.run(Math.max(1, Math.min(SLICE_INSNS, untilTimer)), this.deliverFault);
+      const budget = Math.max(1, Math.min(SLICE_INSNS, untilTimer));
+      this.sliceEndNs = this.clock.nowNs() + budget * this.clock.nsPerInstr;
+      this.engine.run(budget, this.deliverFault);
       if (this.engine.stats.blocksExecuted !== before) cpu.intShadow = false;
       if ((++n & 15) === 0 && Date.now() - t0 >= wallMs) break;
     }
