@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import { Cpu } from '../cpu/cpu.js';
 import * as L from '../cpu/state-layout.js';
-import { buildRuntimeModule, RT_NAMES } from './runtime-module.js';
+import { buildRuntimeModule, RT_NAMES, JC_WAYS } from './runtime-module.js';
 import { translateBlocks, translateRegion, HOT_THRESHOLD, mnemonicName, jumpCacheIndex, type BlockCode, type TranslateHooks, type RegionExit } from './translate.js';
 import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
@@ -284,13 +284,26 @@ export class Engine {
 
   /** Record `b` in the jump cache so that other blocks' epilogues can chain to it. */
   private insertJump(b: Block, evict = true): void {
-    const e = jumpCacheIndex(b.ipLo) * (JUMP_CACHE_ENTRY_SIZE / 4);
+    const W = JUMP_CACHE_ENTRY_SIZE / 4;
+    const e0 = jumpCacheIndex(b.ipLo) * W, e1 = e0 + W;
     const jc = this.jc;
-    const w = (field: number) => e + field / 4;
-    if (!evict && jc[w(JC.ipLo)] !== 0xffffffff) return;
-    if (jc[w(JC.slot)] === b.slot && jc[w(JC.ipLo)] === b.ipLo && jc[w(JC.ipHi)] === b.ipHi && jc[w(JC.mode)] === b.mode && jc[w(JC.csBase)] === b.csBase) return;
-    jc[w(JC.ipLo)] = b.ipLo; jc[w(JC.ipHi)] = b.ipHi; jc[w(JC.mode)] = b.mode; jc[w(JC.csBase)] = b.csBase;
-    jc[w(JC.slot)] = b.slot; jc[w(JC.region)] = b.region; jc[w(JC.index)] = b.regionIndex;
+    const holds = (e: number) => jc[e + JC.ipLo / 4] === b.ipLo && jc[e + JC.ipHi / 4] === b.ipHi && jc[e + JC.mode / 4] === b.mode && jc[e + JC.csBase / 4] === b.csBase;
+    const write = (e: number) => {
+      jc[e + JC.ipLo / 4] = b.ipLo; jc[e + JC.ipHi / 4] = b.ipHi; jc[e + JC.mode / 4] = b.mode; jc[e + JC.csBase / 4] = b.csBase;
+      jc[e + JC.slot / 4] = b.slot; jc[e + JC.region / 4] = b.region; jc[e + JC.index / 4] = b.regionIndex;
+    };
+    const first0 = jc[e0 + JC.ipLo / 4];
+    // the probe reads the second way only when the first holds another RIP low half
+    if (holds(e0)) { if (jc[e0 + JC.slot / 4] !== b.slot || jc[e0 + JC.region / 4] !== b.region || jc[e0 + JC.index / 4] !== b.regionIndex) write(e0); return; }
+    if (holds(e1) && first0 !== b.ipLo) { write(e1); return; }
+    if (!evict) {
+      // a speculative block takes a free way only
+      if (first0 === 0xffffffff) write(e0);
+      else if (jc[e1 + JC.ipLo / 4] === 0xffffffff && first0 !== b.ipLo) write(e1);
+      return;
+    }
+    jc.copyWithin(e1, e0, e0 + W);
+    write(e0);
   }
 
   /** `b` no longer runs its module's code: the module's helper ids are free once none of its blocks do. */
@@ -300,8 +313,9 @@ export class Engine {
 
   /** Drop `b`'s jump-cache entry, if it has one. */
   private forgetJump(b: Block): void {
-    const e = jumpCacheIndex(b.ipLo) * (JUMP_CACHE_ENTRY_SIZE / 4);
-    if (this.jc[e + JC.slot / 4] === b.slot) this.jc.fill(0xffffffff, e, e + JUMP_CACHE_ENTRY_SIZE / 4);
+    const W = JUMP_CACHE_ENTRY_SIZE / 4;
+    const e0 = jumpCacheIndex(b.ipLo) * W;
+    for (let e = e0; e < e0 + JC_WAYS * W; e += W) if (this.jc[e + JC.slot / 4] === b.slot) this.jc.fill(0xffffffff, e, e + W);
   }
 
   /** A free slot of the function table (its hot counter reset). */

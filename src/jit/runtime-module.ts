@@ -5,10 +5,17 @@ import { TLB_BANK, BOUNCE, RET64, ICOUNT, DEADLINE, RIP, MODE, segOff, SEG_BASE 
 import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, JC } from '../mmu/layout.js';
 import { MODE_CS64 } from '../cpu/mode.js';
 
-/** Hash of a RIP's low 32 bits into the jump cache (shared with the dispatcher). */
+/**
+ * The jump cache is 2-way set associative: a RIP's low 32 bits hash to a set of two adjacent
+ * entries (one 64-byte line). Direct-mapped, a third of the Linux boot's returns to the dispatcher
+ * were conflicts. The first way holds the most recently inserted entry.
+ */
 const JC_HASH_SHIFT = 16;
+export const JC_WAYS = 2;
+const JC_SETS = JUMP_CACHE_ENTRIES / JC_WAYS;
+/** Entry index of the first way of the set for a RIP's low 32 bits (shared with the dispatcher). */
 export function jumpCacheIndex(ripLo: number): number {
-  return ((ripLo ^ (ripLo >>> JC_HASH_SHIFT)) & (JUMP_CACHE_ENTRIES - 1)) >>> 0;
+  return (((ripLo ^ (ripLo >>> JC_HASH_SHIFT)) & (JC_SETS - 1)) * JC_WAYS) >>> 0;
 }
 import { emitMaterializer } from '../cpu/flags.js';
 
@@ -218,11 +225,14 @@ function emitDiv128(f: FnBody, raiseFn: number): void {
  */
 /**
  * Set local `e` to the address of the jump-cache entry for a RIP whose low half is in local `lo`
- * (jumpCacheIndex in Wasm), and push whether that entry is for this RIP's low half.
+ * (jumpCacheIndex in Wasm: the set's first way, or its second unless the first holds this low
+ * half), and push whether that entry is for this RIP's low half.
  */
 export function emitJumpCacheProbe(f: FnBody, lo: number, e: number): void {
-  f.get(lo).get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JUMP_CACHE_ENTRIES - 1).i32And().i32(Math.log2(JUMP_CACHE_ENTRY_SIZE)).i32Shl();
-  f.i32(JUMP_CACHE_BASE).i32Add().tee(e).i32Load(JC.ipLo).get(lo).i32Eq();
+  f.get(lo).get(lo).i32(JC_HASH_SHIFT).i32ShrU().i32Xor().i32(JC_SETS - 1).i32And().i32(Math.log2(JUMP_CACHE_ENTRY_SIZE * JC_WAYS)).i32Shl();
+  f.i32(JUMP_CACHE_BASE).i32Add().set(e);
+  f.get(e).get(e).i32(JUMP_CACHE_ENTRY_SIZE).i32Add().get(e).i32Load(JC.ipLo).get(lo).i32Eq().select().tee(e);
+  f.i32Load(JC.ipLo).get(lo).i32Eq();
 }
 
 function emitDispatch(f: FnBody, chainType: number): void {
