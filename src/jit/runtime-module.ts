@@ -126,7 +126,7 @@ function emitWrite(f: FnBody, size: number, self: number, missFn: number): void 
 function emitMul128(f: FnBody): void {
   const a = 0, b = 1, signed = 2;
   const p00 = f.local(T.i64), p01 = f.local(T.i64), p10 = f.local(T.i64), mid = f.local(T.i64), hi = f.local(T.i64);
-  const lo32 = (x: number) => f.get(x).i64(0xffffffff, 0).i64And();
+  const lo32 = (x: number) => f.get(x).zext32();
   const hi32 = (x: number) => f.get(x).i64(32, 0).i64ShrU();
   lo32(a); lo32(b); f.i64Mul().set(p00);
   lo32(a); hi32(b); f.i64Mul().set(p01);

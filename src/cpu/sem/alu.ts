@@ -9,7 +9,8 @@ import { RET64, RFLAGS } from '../state-layout.js';
 const M = Mnemonic;
 
 function maskTo(g: Gen, bytes: number): void {
-  if (bytes < 8) { maskOf(g.f, bytes); g.f.i64And(); }
+  if (bytes === 4) g.f.zext32();
+  else if (bytes < 8) { maskOf(g.f, bytes); g.f.i64And(); }
 }
 
 function signExtend(g: Gen, bytes: number): void {
@@ -372,7 +373,7 @@ function bitTest(op: 'bt' | 'bts' | 'btr' | 'btc') {
       addr = g.tmp64();
       g.effectiveAddress();
       f.get(off).i64(Math.log2(w), 0).i64ShrS().i64(Math.log2(n), 0).i64Shl().i64Add();
-      if (d.addrSize === 4) f.i64(0xffffffff, 0).i64And(); else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
+      if (d.addrSize === 4) f.zext32(); else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
       g.linearize(g.segIndex(d.memSeg), n, op !== 'bt');
       f.set(addr);
       g.load(addr, n); f.set(v);
@@ -631,7 +632,7 @@ def(M.Xlatb, (g) => {
   const d = g.insn;
   const v = g.tmp64(), a = g.tmp64();
   g.getGprWidth(3, d.addrSize); g.getReg(Register.AL); f.i64Add();
-  if (d.addrSize === 4) f.i64(0xffffffff, 0).i64And(); else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
+  if (d.addrSize === 4) f.zext32(); else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
   g.linearize(g.segIndex(d.memSeg), 1, false);
   f.set(a);
   g.load(a, 1); f.set(v);

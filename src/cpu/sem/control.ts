@@ -10,7 +10,7 @@ const M = Mnemonic;
 export const JCC = [M.Jo, M.Jno, M.Jb, M.Jae, M.Je, M.Jne, M.Jbe, M.Ja, M.Js, M.Jns, M.Jp, M.Jnp, M.Jl, M.Jge, M.Jle, M.Jg];
 
 function maskIp(g: Gen, n: number): void {
-  if (n === 4) g.f.i64(0xffffffff, 0).i64And();
+  if (n === 4) g.f.zext32();
   else if (n === 2) g.f.i64(0xffff, 0).i64And();
 }
 
@@ -91,7 +91,7 @@ def([M.Loop, M.Loope, M.Loopne], (g) => {
   countReg(g); f.i64(1, 0).i64Sub().set(c);
   g.setGprWidthFrom(1, d.addrSize, c);
   f.get(c);
-  if (d.addrSize === 4) f.i64(0xffffffff, 0).i64And(); else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
+  if (d.addrSize === 4) f.zext32(); else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
   f.i64Eqz().i32Eqz();
   if (d.mnemonic === M.Loope) { g.cond(4); f.i32And(); }
   if (d.mnemonic === M.Loopne) { g.cond(5); f.i32And(); }

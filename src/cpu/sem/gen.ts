@@ -128,7 +128,7 @@ export class Gen {
       this.seen.written |= 1 << n;
       const r = this.regs[n];
       if (width === 8) f.get(local);
-      else if (width === 4) f.get(local).i64(0xffffffff, 0).i64And();
+      else if (width === 4) f.get(local).zext32();
       else {
         const mask = width === 2 ? 0xffff : 0xff;
         const shift = hi8 ? 8 : 0;
@@ -143,7 +143,7 @@ export class Gen {
     const off = GPR + n * 8 + (hi8 ? 1 : 0);
     f.i32(0).get(local);
     if (width === 8) f.i64Store(off);
-    else if (width === 4) f.i64(0xffffffff, 0).i64And().i64Store(off);
+    else if (width === 4) f.zext32().i64Store(off);
     else if (width === 2) f.i64Store16(off);
     else f.i64Store8(off);
   }
@@ -227,7 +227,7 @@ export class Gen {
       f.i64Big(d.memDispl);
       if (terms++) f.i64Add();
     }
-    if (d.addrSize === 4) f.i64(0xffffffff, 0).i64And();
+    if (d.addrSize === 4) f.zext32();
     else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
   }
 
@@ -260,7 +260,7 @@ export class Gen {
       f.i32(seg).get(t).i32WrapI64().i32(bytes).i32(write ? 1 : 0).callTable(this.rt.segCheck);
       f.get(t);
     }
-    f.i32(0).i64Load(segOff(seg, SEG_BASE)).i64Add().i64(0xffffffff, 0).i64And();
+    f.i32(0).i64Load(segOff(seg, SEG_BASE)).i64Add().zext32();
   }
 
   /** Linear address of the instruction's memory operand, computed once per instruction into a local. */

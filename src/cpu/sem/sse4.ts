@@ -250,7 +250,7 @@ function toDst(g: Gen, i: number, v: number, n: number): void {
   const info = REG[g.insn.opReg[i]];
   // register destinations take the zero-extended value (32 or 64 bits)
   g.setGprFrom(info.idx, v);
-  if (info.width === 4 || n < 8) g.f.i32(0).get(v).i64(0xffffffff, 0).i64And().i64Store(info.idx * 8);
+  if (info.width === 4 || n < 8) g.f.i32(0).get(v).zext32().i64Store(info.idx * 8);
 }
 function extract(mn: number, n: number): void {
   def(mn, (g) => {

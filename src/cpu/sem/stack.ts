@@ -8,7 +8,7 @@ export function stackAddrSize(g: Gen): number {
 }
 
 function maskSp(g: Gen, sz: number): void {
-  if (sz === 4) g.f.i64(0xffffffff, 0).i64And();
+  if (sz === 4) g.f.zext32();
   else if (sz === 2) g.f.i64(0xffff, 0).i64And();
 }
 

@@ -17,7 +17,7 @@ interface StrCtx { n: number; delta: number; }
 
 function maskAddr(g: Gen): void {
   const a = g.insn.addrSize;
-  if (a === 4) g.f.i64(0xffffffff, 0).i64And();
+  if (a === 4) g.f.zext32();
   else if (a === 2) g.f.i64(0xffff, 0).i64And();
 }
 

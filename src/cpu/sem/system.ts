@@ -544,7 +544,7 @@ sys(M.Enter, (g) => {
     for (let i = 1; i < level; i++) {
       const a = g.tmp64(), v = g.tmp64();
       g.getGprWidth(5, sz); f.i64(i * size, 0).i64Sub();
-      if (sz === 4) f.i64(0xffffffff, 0).i64And(); else if (sz === 2) f.i64(0xffff, 0).i64And();
+      if (sz === 4) f.zext32(); else if (sz === 2) f.i64(0xffff, 0).i64And();
       g.linearize(2, size, false); f.set(a);
       g.load(a, size); f.set(v);
       push(g, v, size);
@@ -554,7 +554,7 @@ sys(M.Enter, (g) => {
   g.setGprWidthFrom(5, size, frame);
   const sp = g.tmp64();
   g.getGprWidth(4, sz); f.i64(alloc, 0).i64Sub();
-  if (sz === 4) f.i64(0xffffffff, 0).i64And(); else if (sz === 2) f.i64(0xffff, 0).i64And();
+  if (sz === 4) f.zext32(); else if (sz === 2) f.i64(0xffff, 0).i64And();
   f.set(sp);
   g.setGprWidthFrom(4, sz, sp);
 }, false);

@@ -559,6 +559,8 @@ export class FnBody {
   i32TruncF64S(): this { return this.op(0xaa); }
   i64ExtendI32S(): this { return this.op(0xac); }
   i64ExtendI32U(): this { return this.op(0xad); }
+  /** Zero-extend the low 32 bits of an i64: 2 bytes and one host move, where an AND needs a 64-bit constant. */
+  zext32(): this { return this.op(0xa7).op(0xad); }
   i64TruncF64S(): this { return this.op(0xb0); }
   f32ConvertI32S(): this { return this.op(0xb2); }
   f32ConvertI64S(): this { return this.op(0xb4); }
