@@ -7,7 +7,7 @@ import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
 import { GuestFault, fault, Vec } from '../cpu/exception.js';
 import { bitnessOf, MODE_CS64, MODE_TF } from '../cpu/mode.js';
-import { RAM_BASE, GUEST_PAGE, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, JC, HOT_COUNTERS, HOT_COUNTER_SLOTS } from '../mmu/layout.js';
+import { RAM_BASE, GUEST_PAGE, PAGE_MASKS, JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, JC, HOT_COUNTERS, HOT_COUNTER_SLOTS } from '../mmu/layout.js';
 import { Kick, type HelperFn, type Gen } from '../cpu/sem/gen.js';
 import { endsBlock, isHelperBased } from '../cpu/sem/index.js';
 import { segCheck } from '../cpu/system/segcheck.js';
@@ -347,9 +347,9 @@ export class Engine {
 
   /** Key of the linear region (4 KiB page, or a 2 MiB / 1 GiB page, by `mask`) holding (lo, hi). */
   private static linKey(lo: number, hi: number, mask: number): number {
-    const shift = mask === 0xfff ? 12 : mask === 0x1fffff ? 21 : mask === 0x3fffff ? 22 : 30;
-    // the region size goes in the low bits so that keys of different sizes never collide
-    return ((hi & 0xfffff) * 2 ** (32 - shift) + Math.floor((lo >>> 0) / 2 ** shift)) * 4 + (shift === 12 ? 0 : shift === 21 ? 1 : shift === 22 ? 2 : 3);
+    const shift = 32 - Math.clz32(mask);
+    // the size (its index in PAGE_MASKS) goes in the low bits so that keys of different sizes never collide
+    return ((hi & 0xfffff) * 2 ** (32 - shift) + Math.floor((lo >>> 0) / 2 ** shift)) * 4 + (PAGE_MASKS as readonly number[]).indexOf(mask);
   }
 
   private flushLinear(includeGlobal = true): void {
@@ -374,7 +374,7 @@ export class Engine {
     const b = b0!;
     const is64 = (b.mode & MODE_CS64) !== 0;
     const t = this.cpu.walker.probe(is64 ? b.ipLo : (b.csBase + b.ipLo) >>> 0, is64 ? b.ipHi : 0, ACC_EXEC | (user ? ACC_USER : 0));
-    const mask = [0xfff, 0x1fffff, 0x3fffff, 0x3fffffff][key & 3];
+    const mask = PAGE_MASKS[key & 3];
     return t !== null && t.global && t.pageMask === mask && t.phys - (t.phys % GUEST_PAGE) === b.paddr - (b.paddr % GUEST_PAGE);
   }
 
@@ -388,7 +388,7 @@ export class Engine {
   /** INVLPG: forget linear lookups of blocks fetched through the page at (lo, hi) — 4 KiB or any large page around it. */
   private flushLinearPage(lo: number, hi: number): void {
     let hit = false;
-    for (const mask of [0xfff, 0x1fffff, 0x3fffff, 0x3fffffff]) {
+    for (const mask of PAGE_MASKS) {
       const k = Engine.linKey(lo, hi, mask);
       const set = this.linPages.get(k);
       if (!set) continue;

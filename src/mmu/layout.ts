@@ -34,6 +34,8 @@ export const HOT_COUNTER_SLOTS = 0x10_0000;
 export const RAM_BASE = 0x0100_0000;
 
 export const WASM_PAGE = 0x1_0000;
+/** Offset masks of the page sizes a translation can have: 4 KiB, 2 MiB, 4 MiB (32-bit PSE), 1 GiB. */
+export const PAGE_MASKS = [0xfff, 0x1fffff, 0x3fffff, 0x3fffffff] as const;
 export const GUEST_PAGE = 0x1000;
 
 /** Largest guest RAM we map: below the 32-bit PCI/APIC hole, and within memory32. */

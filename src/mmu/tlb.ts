@@ -1,8 +1,8 @@
-import { TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_BANK_SIZE, RAM_BASE } from './layout.js';
+import { TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_BANK_SIZE, RAM_BASE, PAGE_MASKS } from './layout.js';
 
 const WORDS = TLB_ENTRY_SIZE >> 2;
 /** Large-page sizes (2 MiB, 4 MiB, 1 GiB) as offset masks; index 0 stands for a 4 KiB page. */
-const LARGE_MASKS = [0xfff, 0x1fffff, 0x3fffff, 0x3fffffff];
+const LARGE_MASKS: readonly number[] = PAGE_MASKS;
 
 /**
  * The software TLB in Wasm memory, read by the generated fast paths. Entries are per 4 KiB linear
