@@ -66,8 +66,11 @@ v8.setFlagsFromString('--wasm-lazy-validation');
 
 const MAX_BLOCK_INSNS = 64;
 const MAX_BATCH_BLOCKS = 64;
-/** Pages one batch may reach through direct successors. */
-const MAX_BATCH_PAGES = 8;
+/**
+ * Pages one batch may reach through direct successors. Measured on the PVH boot (8 paired runs):
+ * 2 pages compile 2 % fewer blocks in 14 % more modules and boot ~3 % faster than 8; 1 page is slower.
+ */
+const MAX_BATCH_PAGES = 2;
 /** Blocks in one hot region at most. */
 const MAX_REGION_BLOCKS = 256;
 
