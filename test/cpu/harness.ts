@@ -71,13 +71,17 @@ function machine(engine: Setup['engine'] = {}): Machine {
   const had = shared.get(key);
   if (had) return had;
   const m = new Machine({ memMiB: 16, ...engine });
+  shared.set(key, m);
+  return m;
+}
+
+/** The page tables every run starts from (a run's `init` may change them: they are rewritten each time). */
+function writePageTables(m: Machine): void {
   const p = m.phys;
   p.fill(0, 0x10000);
   p.write64(PML4, PDPT | 3);
   p.write64(PDPT, PD | 3);
   p.write64(PD, 0x0 | 0x83); // 0-2 MiB, one writable supervisor page; 2-4 MiB unmapped
-  shared.set(key, m);
-  return m;
 }
 
 /** Run code (assembly text or bytes) in 64-bit ring 0 with SSE enabled. */
@@ -95,8 +99,9 @@ export function run(code: string | Uint8Array, setup: Setup = {}): RunResult {
   const at = end - body.length;
   body[bytes.length] = 0xe9;
   new DataView(body.buffer).setInt32(bytes.length + 1, CODE_END - end, true);
+  writePageTables(m);
   m.phys.writeBytes(at, body);
-  m.phys.fill(DATA, 0x2000);
+  m.phys.fill(DATA, 0x4000);
   st.u8.fill(0, L.XMM, L.STATE_END);
   st.u8.fill(0, L.STATE_END, 4096);
   for (let i = 0; i < 16; i++) st.setGpr(i, 0n);

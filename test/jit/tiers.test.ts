@@ -114,10 +114,22 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
     expect(cold.st.gpr(3)).toBe(200n * 5n + 200n * 7n);
   });
 
+  /** A GDT at DATA+0x3000 with the selectors the harness's CS (0x08) and SS (0x10) hold: interrupt gates and IRETQ load them. */
+  const GDT = `      mov rdi, ${DATA + 0x3000}
+      mov qword ptr [rdi], 0
+      mov rax, 0x00af9b000000ffff
+      mov qword ptr [rdi + 8], rax
+      mov rax, 0x00cf93000000ffff
+      mov qword ptr [rdi + 16], rax
+      mov word ptr [r15 + 0x2010], 23
+      mov qword ptr [r15 + 0x2012], rdi
+      lgdt [r15 + 0x2010]
+`;
+
   it('timer interrupts arriving while a loop runs as a region are taken, at the same instruction as in the cold tier', () => {
     // IDT at DATA+0x1000 (vector 0x20: the PIT through the PIC); the handler counts ticks in [DATA]
     const src = `
-      lea rax, [rip + 3f]
+${GDT}      lea rax, [rip + 3f]
       mov rdi, ${DATA + 0x1000 + 0x20 * 16}
       mov word ptr [rdi], ax
       mov word ptr [rdi + 2], 0x08
@@ -164,8 +176,73 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
     expect(cold.fault).toBe(-1);
     expect(hot.fault).toBe(-1);
     expect(hot.m.engine.stats.regionsCompiled).toBeGreaterThan(0);
+    expect([cold.m.phys.read64(DATA), hot.m.phys.read64(DATA)]).toEqual([5, 5]);
     // five ticks counted, and the loop ran the same number of times in both tiers
     expect(hot.st.gpr(3)).toBe(cold.st.gpr(3));
     expect(cold.st.gpr(3)).toBeGreaterThan(1000n);
+  });
+
+  it('an interrupt made deliverable by a port write is taken right after it, not at the end of the slice', () => {
+    // The PIT ticks with IRQ 0 masked at the PIC; once its request shows in the IRR, unmasking it
+    // (OUT 0x21) makes it deliverable: the handler records how far the loop after the OUT had got.
+    const src = `
+${GDT}      lea rax, [rip + 3f]
+      mov rdi, ${DATA + 0x1000 + 0x20 * 16}
+      mov word ptr [rdi], ax
+      mov word ptr [rdi + 2], 0x08
+      mov word ptr [rdi + 4], 0x8e00
+      shr rax, 16
+      mov word ptr [rdi + 6], ax
+      shr rax, 16
+      mov dword ptr [rdi + 8], eax
+      mov word ptr [r15 + 0x2000], 0xfff
+      mov qword ptr [r15 + 0x2002], ${DATA + 0x1000}
+      lidt [r15 + 0x2000]
+      mov al, 0x11
+      out 0x20, al
+      mov al, 0x20
+      out 0x21, al
+      mov al, 4
+      out 0x21, al
+      mov al, 1
+      out 0x21, al
+      mov al, 0xff
+      out 0x21, al
+      mov al, 0x34
+      out 0x43, al
+      mov al, 0x00
+      out 0x40, al
+      mov al, 0x10
+      out 0x40, al
+      sti
+      mov al, 0x0a
+      out 0x20, al
+    4: in al, 0x20
+      test al, 1
+      jz 4b
+      xor ebx, ebx
+      mov al, 0xfe
+      out 0x21, al
+    1: inc rbx
+      cmp qword ptr [r15], 0
+      je 1b
+      cli
+      jmp 2f
+    3: mov qword ptr [r15 + 8], rbx
+      inc qword ptr [r15]
+      push rax
+      mov al, 0x20
+      out 0x20, al
+      pop rax
+      iretq
+    2:`;
+    for (const engine of ['cold', 'jit'] as const) {
+      const r = run(src, { withDevices: true, maxInstructions: 50_000_000, engine: { engine, hotThreshold: 20 } });
+      expect(r.fault).toBe(-1);
+      expect(r.m.phys.read64(DATA)).toBe(1);
+      const loopsBeforeIrq = r.m.phys.read64(DATA + 8);
+      // a real CPU takes it before the first INC; vmrun at the end of the block holding the OUT
+      expect(loopsBeforeIrq).toBeLessThan(4);
+    }
   });
 });
