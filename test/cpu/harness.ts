@@ -41,10 +41,13 @@ export const CODE_END = 0x200000;
 /** Scratch data (16-byte aligned) that snippets address as [DATA + k] via r15 or absolute. */
 export const DATA = 0x100000;
 
+/** RunResult.fault after a triple fault (the machine stopped: a shutdown, not a vector). */
+export const TRIPLE_FAULT = -2;
+
 export interface RunResult {
   m: Machine;
   st: CpuState;
-  /** Exception vector raised by the snippet, or -1 when it ran to the end. */
+  /** Exception vector raised by the snippet, -1 when it ran to the end, TRIPLE_FAULT after one. */
   fault: number;
   errorCode: number;
 }
@@ -121,6 +124,7 @@ export function run(code: string | Uint8Array, setup: Setup = {}): RunResult {
   setup.init?.(st, m);
   cpu.halted = false;
   cpu.stopRequested = false;
+  m.stopReason = null;
   cpu.updateMode();
   cpu.flushTlb(true);
   st.rip = BigInt(at);
@@ -138,6 +142,8 @@ export function run(code: string | Uint8Array, setup: Setup = {}): RunResult {
     else m.engine.run(limit - st.icount, (f: GuestFault) => stop(f.vector, f.errorCode));
   }
   cpu.onEvent = null;
+  // a triple fault (an exception while delivering a double fault) never reaches onEvent
+  if (m.stopReason === 'triple-fault') fault = TRIPLE_FAULT;
   return { m, st, fault, errorCode };
 }
 
