@@ -114,8 +114,14 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
     expect(cold.st.gpr(3)).toBe(200n * 5n + 200n * 7n);
   });
 
-  /** A GDT at DATA+0x3000 with the selectors the harness's CS (0x08) and SS (0x10) hold: interrupt gates and IRETQ load them. */
-  const GDT = `      mov rdi, ${DATA + 0x3000}
+  /**
+   * Interrupt set-up shared by the tests below: a GDT at DATA+0x3000 with the selectors the harness's
+   * CS (0x08) and SS (0x10) hold (the gate and IRETQ load them), an IDT at DATA+0x1000 whose vector
+   * 0x20 (IRQ 0 through the PIC) enters the code at local label 3, the PIC with mask `imr`, the PIT
+   * ticking every 0x1000 counts, and STI.
+   */
+  const irqSetup = (imr: number) => `
+      mov rdi, ${DATA + 0x3000}
       mov qword ptr [rdi], 0
       mov rax, 0x00af9b000000ffff
       mov qword ptr [rdi + 8], rax
@@ -124,12 +130,7 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
       mov word ptr [r15 + 0x2010], 23
       mov qword ptr [r15 + 0x2012], rdi
       lgdt [r15 + 0x2010]
-`;
-
-  it('timer interrupts arriving while a loop runs as a region are taken, at the same instruction as in the cold tier', () => {
-    // IDT at DATA+0x1000 (vector 0x20: the PIT through the PIC); the handler counts ticks in [DATA]
-    const src = `
-${GDT}      lea rax, [rip + 3f]
+      lea rax, [rip + 3f]
       mov rdi, ${DATA + 0x1000 + 0x20 * 16}
       mov word ptr [rdi], ax
       mov word ptr [rdi + 2], 0x08
@@ -149,7 +150,7 @@ ${GDT}      lea rax, [rip + 3f]
       out 0x21, al
       mov al, 1
       out 0x21, al
-      mov al, 0xfe
+      mov al, ${imr}
       out 0x21, al
       mov al, 0x34
       out 0x43, al
@@ -158,7 +159,11 @@ ${GDT}      lea rax, [rip + 3f]
       mov al, 0x10
       out 0x40, al
       sti
-    1: inc rbx
+`;
+
+  it('timer interrupts arriving while a loop runs as a region are taken, at the same instruction as in the cold tier', () => {
+    // IDT at DATA+0x1000 (vector 0x20: the PIT through the PIC); the handler counts ticks in [DATA]
+    const src = `${irqSetup(0xfe)}    1: inc rbx
       cmp qword ptr [r15], 5
       jb 1b
       cli
@@ -185,37 +190,7 @@ ${GDT}      lea rax, [rip + 3f]
   it('an interrupt made deliverable by a port write is taken right after it, not at the end of the slice', () => {
     // The PIT ticks with IRQ 0 masked at the PIC; once its request shows in the IRR, unmasking it
     // (OUT 0x21) makes it deliverable: the handler records how far the loop after the OUT had got.
-    const src = `
-${GDT}      lea rax, [rip + 3f]
-      mov rdi, ${DATA + 0x1000 + 0x20 * 16}
-      mov word ptr [rdi], ax
-      mov word ptr [rdi + 2], 0x08
-      mov word ptr [rdi + 4], 0x8e00
-      shr rax, 16
-      mov word ptr [rdi + 6], ax
-      shr rax, 16
-      mov dword ptr [rdi + 8], eax
-      mov word ptr [r15 + 0x2000], 0xfff
-      mov qword ptr [r15 + 0x2002], ${DATA + 0x1000}
-      lidt [r15 + 0x2000]
-      mov al, 0x11
-      out 0x20, al
-      mov al, 0x20
-      out 0x21, al
-      mov al, 4
-      out 0x21, al
-      mov al, 1
-      out 0x21, al
-      mov al, 0xff
-      out 0x21, al
-      mov al, 0x34
-      out 0x43, al
-      mov al, 0x00
-      out 0x40, al
-      mov al, 0x10
-      out 0x40, al
-      sti
-      mov al, 0x0a
+    const src = `${irqSetup(0xff)}      mov al, 0x0a
       out 0x20, al
     4: in al, 0x20
       test al, 1
