@@ -161,6 +161,13 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
       sti
 `;
 
+  /** End of the IRQ 0 handler: EOI to the PIC, return. */
+  const EOI_IRETQ = `      push rax
+      mov al, 0x20
+      out 0x20, al
+      pop rax
+      iretq`;
+
   it('timer interrupts arriving while a loop runs as a region are taken, at the same instruction as in the cold tier', () => {
     // IDT at DATA+0x1000 (vector 0x20: the PIT through the PIC); the handler counts ticks in [DATA]
     const src = `${irqSetup(0xfe)}    1: inc rbx
@@ -169,11 +176,7 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
       cli
       jmp 2f
     3: inc qword ptr [r15]
-      push rax
-      mov al, 0x20
-      out 0x20, al
-      pop rax
-      iretq
+${EOI_IRETQ}
     2:`;
     const opts = { withDevices: true, maxInstructions: 50_000_000 };
     const cold = run(src, { ...opts, engine: { engine: 'cold' } });
@@ -205,11 +208,7 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
       jmp 2f
     3: mov qword ptr [r15 + 8], rbx
       inc qword ptr [r15]
-      push rax
-      mov al, 0x20
-      out 0x20, al
-      pop rax
-      iretq
+${EOI_IRETQ}
     2:`;
     for (const engine of ['cold', 'jit'] as const) {
       const r = run(src, { withDevices: true, maxInstructions: 50_000_000, engine: { engine, hotThreshold: 20 } });
