@@ -7,7 +7,11 @@ import { ATTR_G, ATTR_L, ATTR_DB } from './cpu.js';
 import type { GuestFault } from './exception.js';
 
 export interface SnippetInput { readonly code: Uint8Array; readonly regs: BigUint64Array; readonly mem: Uint8Array }
-export interface SnippetOutput { regs: BigUint64Array; mem: Uint8Array; fault: number; faultOffset: number }
+export interface SnippetOutput {
+  regs: BigUint64Array; mem: Uint8Array; fault: number; faultOffset: number;
+  /** Instructions this snippet retired inside hot regions. */
+  hotInstructions: number;
+}
 
 const PML4 = 0x1000, PDPT = 0x2000, PD = 0x3000;
 /** Code ends exactly at CODE_END; the page at CODE_END is not mapped, so running off the end faults there. */
@@ -75,6 +79,7 @@ export function runSnippets(batch: readonly SnippetInput[], opts: SnippetEngine 
     const deliver = (f: GuestFault) => stopAt(f.vector);
     // helpers and I/O return to the dispatcher: keep running until the snippet ends or the budget is spent
     const limit = st.icount + MAX_INSNS;
+    const hot0 = st.num(L.HOT_ICOUNT);
     while (!cpu.stopRequested && !cpu.halted && st.icount < limit) m.engine.run(limit - st.icount, deliver);
     cpu.onEvent = null;
     const regs = new BigUint64Array(17);
@@ -82,7 +87,7 @@ export function runSnippets(batch: readonly SnippetInput[], opts: SnippetEngine 
     regs[4] = sn.regs[4];
     regs[15] = sn.regs[15];
     regs[16] = BigInt(cpu.getRflags());
-    out.push({ regs, mem: m.phys.readBytes(SCRATCH, sn.mem.length), fault, faultOffset: fault < 0 ? -1 : Number(faultRip - BigInt(start)) });
+    out.push({ regs, mem: m.phys.readBytes(SCRATCH, sn.mem.length), fault, faultOffset: fault < 0 ? -1 : Number(faultRip - BigInt(start)), hotInstructions: st.num(L.HOT_ICOUNT) - hot0 });
   }
   return out;
 }

@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import { Cpu } from '../cpu/cpu.js';
 import * as L from '../cpu/state-layout.js';
 import { buildRuntimeModule, RT_NAMES, JC_WAYS } from './runtime-module.js';
-import { translateBlocks, translateRegion, HOT_THRESHOLD, mnemonicName, jumpCacheIndex, type BlockCode, type TranslateHooks, type RegionExit } from './translate.js';
+import { translateBlocks, translateRegion, HOT_THRESHOLD, mnemonicName, jumpCacheIndex, type BlockCode, type BlockLink, type TranslateHooks, type RegionExit } from './translate.js';
 import { InsnDecoder, type Insn } from '../cpu/decode.js';
 import { FlowControl, OpKind } from '../cpu/iced.js';
 import { GuestFault, fault, Vec } from '../cpu/exception.js';
@@ -587,7 +587,8 @@ export class Engine {
     const counters = this.hotTier && !(mode & MODE_TF) ? slots.map((slot) => ({ addr: HOT_COUNTERS + slot * 4, slot, threshold: this.hotThreshold })) : undefined;
     if (counters) for (const c of counters) if (c.slot >= HOT_COUNTER_SLOTS) { counters.length = 0; break; }
     this.pendingHelperIds = [];
-    const wasm = translateBlocks(kept, mode, this.hooks, this.pages, this.pages, counters?.length ? counters : undefined);
+    const links = this.linksOf(kept, keptInfo, mode, counters?.length ? counters : undefined);
+    const wasm = translateBlocks(kept, mode, this.hooks, this.pages, this.pages, counters?.length ? counters : undefined, links);
     const modInfo = { helperIds: this.pendingHelperIds, live: kept.length };
     const inst = this.compile(wasm, kept, mode);
     this.stats.blocksCompiled += kept.length;
@@ -603,6 +604,31 @@ export class Engine {
     });
     this.stats.compileMs += performance.now() - t0;
     return firstBlock!;
+  }
+
+  /**
+   * The direct edges between blocks of one batch (see translate.emitLinks). An edge is linked only
+   * when the successor was fetched through the same code page as its caller and holds no page the
+   * caller doesn't: whatever invalidates or remaps the successor then does as much to the caller.
+   * Under the hot tier a successor needs a hot counter (whose sign bit closes the edge when it joins
+   * a region); a system instruction at the end may have changed the mode: no edge.
+   */
+  private linksOf(codes: BlockCode[], info: { page: CodePage; cross: boolean }[], mode: number, counters?: { addr: number }[]): BlockLink[][] {
+    const at = new Map<bigint, number>(codes.map((c, i) => [c.ip, i]));
+    const regionsPossible = this.hotTier && !(mode & MODE_TF);
+    return codes.map((c, i) => {
+      const last = c.insns[c.insns.length - 1];
+      if (endsBlock(last) && isHelperBased(last)) return [];
+      const out: BlockLink[] = [];
+      for (const s of regionSuccessors(last)) {
+        const j = at.get(s);
+        if (j === undefined || info[j].page !== info[i].page || (info[j].cross && !info[i].cross)) continue;
+        const counter = counters ? counters[j].addr : 0;
+        if (!counter && regionsPossible) continue;
+        out.push({ ip: s, to: j, counter });
+      }
+      return out;
+    });
   }
 
   /**
@@ -658,6 +684,8 @@ export class Engine {
         // the cold translation stays alive for its module's sake; calls now go to the region
         old.fn = fn;
         old.hot = true;
+        // close the direct edges into its cold function (see linksOf)
+        if (old.slot < HOT_COUNTER_SLOTS) this.counters[old.slot] = 0x8000_0000;
         old.region = regionId;
         old.regionIndex = i;
         this.table.set(old.slot, fn);

@@ -103,10 +103,11 @@ function emitBlockBody(g: Gen, b: BlockCode, hooks: TranslateHooks): void {
  * each block first bumps its execution counter (a 32-bit word at that address) and reports the
  * block's table slot through the runtime's `hot` once the count reaches its threshold.
  */
-export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number, counters?: { addr: number; slot: number; threshold: number }[]): Uint8Array<ArrayBuffer> {
+export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number, counters?: { addr: number; slot: number; threshold: number }[], links?: BlockLink[][]): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder({ module: 'env', name: 'mem', pages: memPages, maxPages: memMax });
   m.importTable('env', 'rt', RT_NAMES.length);
   const rt = runtimeRefs(m);
+  const fnIndex = blocks.map((_, bi) => m.declareFunction([], [], `b${bi}`));
   blocks.forEach((b, bi) => {
     const f = new FnBody(0);
     const g = new Gen(f, mode, rt, hooks.bindHelper, hooks.cpu);
@@ -126,10 +127,42 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
         deliverEvent(cpu, 1, EventKind.Exception, -1);
       });
     }
+    const out = links?.[bi];
+    if (out?.length) emitLinks(f, out, fnIndex, mode);
     emitChain(f, rt.dispatch);
-    m.addFunction([], [], f, `b${bi}`);
+    m.setBody(fnIndex[bi], f);
   });
   return m.emit();
+}
+
+/**
+ * A direct edge from a cold block to a block of the same module: taken when RIP (and the mode) are
+ * the successor's, the instruction budget is not spent, and the successor has not gone hot (its hot
+ * counter's sign bit, set when it joins a region: calls must then reach the region through dispatch).
+ */
+export interface BlockLink {
+  ip: bigint;
+  /** Index of the successor in the module's blocks. */
+  to: number;
+  /** Address of the successor's hot counter, or 0 when it has none. */
+  counter: number;
+}
+
+/**
+ * Block-to-block edges inside a module: a direct tail call is predicted where dispatch's single
+ * indirect call is not, and skips the jump-cache probe. Only edges whose invalidation invalidates
+ * the caller too are linked (see Engine.linksOf), so a live caller never reaches dead code.
+ */
+function emitLinks(f: FnBody, out: BlockLink[], fnIndex: number[], mode: number): void {
+  f.i32(0).i64Load(ICOUNT).i32(0).i64Load(DEADLINE).i64LtU();
+  f.i32(0).i32Load(MODE).i32(mode).i32Eq().i32And();
+  f.if_();
+  for (const l of out) {
+    f.i32(0).i64Load(RIP).i64Big(l.ip).i64Eq();
+    if (l.counter) f.i32(l.counter).i32Load().i32(0).i32GeS().i32And();
+    f.if_().returnCall(fnIndex[l.to]).end();
+  }
+  f.end();
 }
 
 /** How region block i ends: in-region static successors [RIP, index], and whether that is all of them

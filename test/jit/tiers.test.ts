@@ -60,6 +60,25 @@ describe('cold tier vs hot tier', () => {
     expect(out.regs[3]).toBe(51n + 49n * 2n);
   });
 
+  it('a loop entered over and over from cold code of its page runs as its region, not through the cold blocks linked to it', () => {
+    // outer: call f ; dec qword [r15+COUNTER] ; jnz outer ; jmp end
+    // f: mov ecx, 5 ; L: dec ecx ; jnz L ; ret ; end:
+    // L is hot on its own (a cycle of one block); f's cold block branches to it directly.
+    const code = new Uint8Array([0xe8, 15, 0, 0, 0, 0x49, 0xff, 0x8f, COUNTER & 0xff, COUNTER >> 8, 0, 0, 0x0f, 0x85, 0xee, 0xff, 0xff, 0xff, 0xeb, 10,
+      0xb9, 5, 0, 0, 0, 0xff, 0xc9, 0x75, 0xfc, 0xc3]);
+    const mem = new Uint8Array(COUNTER + 8);
+    new DataView(mem.buffer).setUint32(COUNTER, 200, true);
+    const regs = new BigUint64Array(17);
+    regs[4] = BigInt(SNIPPET_SCRATCH + 0x800);
+    const input = { code, regs, mem };
+    const out = expectSame(input, 'called loop');
+    expect(out.fault).toBe(-1);
+    const [hot] = runSnippets([input], HOT);
+    // 200 calls × 4 passes through L (2 instructions each) after f's first one: nearly all in the region
+    expect(hot.hotInstructions).toBeGreaterThan(1500);
+    expect(hot.hotInstructions).toBeLessThanOrEqual(1600);
+  });
+
   it('a loop faulting in the middle of a region stops at the same instruction with the same registers', () => {
     // start: add rdi, 0x1000 ; mov rax, [rdi] ; inc rbx ; jmp start — until rdi reaches unmapped memory
     const code = new Uint8Array([0x48, 0x81, 0xc7, 0x00, 0x10, 0x00, 0x00, 0x48, 0x8b, 0x07, 0x48, 0xff, 0xc3, 0xeb, 0xf1]);
