@@ -8,7 +8,7 @@ import type { InterruptController } from '../devices/types.js';
 import { fault, Vec, GuestFault } from './exception.js';
 import { MODE_PE, MODE_CS64, MODE_CS32, MODE_SS32, MODE_LMA, MODE_NOLIMIT_SHIFT, MODE_AC, MODE_VM86, MODE_TF } from './mode.js';
 import { Seg } from './state-layout.js';
-import { GUEST_PAGE } from '../mmu/layout.js';
+import { GUEST_PAGE, RAM_BASE } from '../mmu/layout.js';
 
 export const ATTR_P = 0x80, ATTR_S = 0x10, ATTR_L = 1 << 13, ATTR_DB = 1 << 14, ATTR_G = 1 << 15, ATTR_UNUSABLE = 1 << 16;
 
@@ -23,8 +23,8 @@ export interface CpuStats {
 export interface CodeCoherence {
   /** Physical page holds translated code: writes there must invalidate. */
   isCodePage(physPage: number): boolean;
-  /** A guest write hit a code page: drop its translations. */
-  invalidatePhysPage(physPage: number): void;
+  /** A write hit bytes [addr, addr + len) of a code page (not past its end): drop the translations holding them. */
+  invalidatePhys(addr: number, len: number): void;
   /** The linear→physical mapping changed (CR3 write, mode change): forget linear lookups. */
   /** Forget linear→code lookups: all of them, or (a CR3 write) those not fetched through global pages. */
   flushLinear(includeGlobal: boolean): void;
@@ -47,7 +47,7 @@ export class Cpu {
    * stop was requested). The machine sets it; the default is always.
    */
   deviceKick: () => boolean = () => true;
-  code: CodeCoherence = { isCodePage: () => false, invalidatePhysPage: () => {}, flushLinear: () => {}, flushLinearPage: () => {} };
+  code: CodeCoherence = { isCodePage: () => false, invalidatePhys: () => {}, flushLinear: () => {}, flushLinearPage: () => {} };
   /** Page size mask of the last instruction-fetch translation (0xfff, 0x1fffff, …). */
   lastFetchPageMask = 0xfff;
   /** Whether the last fetchPhys went through a global translation (it survives CR3 writes). */
@@ -199,9 +199,8 @@ export class Cpu {
     const a = BigInt.asUintN(64, addr);
     const lo = Number(a & 0xffffffffn);
     if ((size === 8 || size === 4 || size === 2 || size === 1) && (lo & 0xfff) + size <= 0x1000) {
+      // PhysMem.write keeps translated code coherent (its onWrite hook)
       const p = this.linToPhys(lo, Number(a >> 32n), true, implicitSupervisor);
-      const page = p - (p % GUEST_PAGE);
-      if (this.code.isCodePage(page)) this.code.invalidatePhysPage(page);
       const v = BigInt.asUintN(64, value);
       if (size === 8) {
         this.phys.write32(p, Number(v & 0xffffffffn));
@@ -219,10 +218,8 @@ export class Cpu {
     }
   }
 
-  /** Physical byte write that keeps translated code coherent. */
+  /** Physical byte write (PhysMem.write keeps translated code coherent through its onWrite hook). */
   physWrite8(p: number, v: number): void {
-    const page = p - (p % GUEST_PAGE);
-    if (this.code.isCodePage(page)) this.code.invalidatePhysPage(page);
     this.phys.write8(p, v);
   }
 
@@ -295,8 +292,7 @@ export class Cpu {
       for (let i = 0; i < size; i++) {
         const byte = i < 4 ? (vlo >>> (8 * i)) & 0xff : (vhi >>> (8 * (i - 4))) & 0xff;
         const p = i < first ? p0 + i : p1 + (i - first);
-        if (this.phys.isRamPage(p - (p % GUEST_PAGE))) this.physWrite8(p, byte);
-        else this.phys.write8(p, byte);
+        this.phys.write8(p, byte);
       }
       return 0;
     }
@@ -304,14 +300,17 @@ export class Cpu {
     const phys = t.phys;
     const page = phys - (phys % GUEST_PAGE);
     if (this.phys.isRamPage(page)) {
-      if (this.code.isCodePage(page)) this.code.invalidatePhysPage(page);
+      if (this.code.isCodePage(page)) this.code.invalidatePhys(phys, size);
       const user = this.cpl === 3;
       const smapBlocked = !user && t.user && (this.st.cr4 & (1 << 21)) !== 0;
-      if (!smapBlocked) {
+      // a page still holding code keeps its writes on this path
+      if (!smapBlocked && !this.code.isCodePage(page)) {
         this.tlb.fill(user ? 1 : 0, lo, hi, page, true, t.global, t.pageMask);
         return 1;
       }
-      for (let i = 0; i < size; i++) this.phys.write8(phys + i, i < 4 ? (vlo >>> (8 * i)) & 0xff : (vhi >>> (8 * (i - 4))) & 0xff);
+      // (code already invalidated above: straight into RAM)
+      const ram = this.phys.bytes;
+      for (let i = 0; i < size; i++) ram[RAM_BASE + phys + i] = i < 4 ? (vlo >>> (8 * i)) & 0xff : (vhi >>> (8 * (i - 4))) & 0xff;
       return 0;
     }
     if (size === 8) { this.phys.write(phys, 4, vlo); this.phys.write(phys + 4, 4, vhi); }

@@ -57,7 +57,11 @@ export class Machine {
     this.cpu = new Cpu(this.phys.memory, this.phys, this.io);
     this.engine = new Engine(this.cpu, { hotTier: (opts.engine ?? 'jit') === 'jit', hotThreshold: opts.hotThreshold });
     this.phys.onWrite = (p, len) => {
-      for (let page = p - (p % 4096); page < p + len; page += 4096) if (this.cpu.code.isCodePage(page)) this.cpu.code.invalidatePhysPage(page);
+      for (let page = p - (p % 4096); page < p + len; page += 4096) {
+        if (!this.cpu.code.isCodePage(page)) continue;
+        const lo = Math.max(p, page);
+        this.cpu.code.invalidatePhys(lo, Math.min(p + len, page + 4096) - lo);
+      }
     };
     const control: MachineControl = {
       requestExit: (v) => { this.exitValue = v; this.stop('exit'); },
