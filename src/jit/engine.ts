@@ -75,6 +75,8 @@ const MAX_BATCH_BLOCKS = 64;
  * 2 pages compile 2 % fewer blocks in 14 % more modules and boot ~3 % faster than 8; 1 page is slower.
  */
 const MAX_BATCH_PAGES = 2;
+/** 2^(32 - page shift) for each of PAGE_MASKS (see Engine.linKey). */
+const HI_SCALE = PAGE_MASKS.map((m) => 2 ** Math.clz32(m));
 /** Writes to a code page that leave it a code page, before it is dropped whole (see invalidateRange). */
 const CODE_PAGE_WRITES = 64;
 /** Blocks in one hot region at most. */
@@ -362,7 +364,8 @@ export class Engine {
   private static linKey(lo: number, hi: number, mask: number): number {
     const shift = 32 - Math.clz32(mask);
     // the size (its index in PAGE_MASKS) goes in the low bits so that keys of different sizes never collide
-    return ((hi & 0xfffff) * 2 ** (32 - shift) + Math.floor((lo >>> 0) / 2 ** shift)) * 4 + (PAGE_MASKS as readonly number[]).indexOf(mask);
+    const size = mask === 0xfff ? 0 : mask === 0x1fffff ? 1 : mask === 0x3fffff ? 2 : 3;
+    return ((hi & 0xfffff) * HI_SCALE[size] + (lo >>> shift)) * 4 + size;
   }
 
   private flushLinear(includeGlobal = true): void {

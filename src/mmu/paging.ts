@@ -41,6 +41,8 @@ export interface Translation {
  */
 export class PageWalker {
   private readonly out: Translation = { phys: 0, user: true, writable: true, dirty: true, global: false, pageMask: 0xfff };
+  /** Physical addresses of the entries a walk visited (to set their Accessed bits once it succeeds). */
+  private readonly ents = new Float64Array(4);
 
   constructor(private readonly st: CpuState, private readonly mem: PhysMem) {}
 
@@ -88,38 +90,28 @@ export class PageWalker {
     const errBase = (write ? 2 : 0) | (user ? 4 : 0) | (exec && (nxe || cr4 & CR4_SMEP) ? 0x10 : 0);
     const mem = this.mem;
     // entries visited, to set Accessed bits only once the walk succeeds
-    const entAddr: number[] = [];
+    let nEnts = 0;
     let allUser = true, allWrite = true, anyNx = false, global = false;
     let phys = 0, pageMask = 0xfff;
     let leafAddr = 0, leafLo = 0;
-
-    const check = (eLo: number, eHi: number, level: 'pml4' | 'pdpt' | 'pd' | 'pt' | 'pdpte32'): void => {
-      if (!(eLo & PTE_P)) this.pf(lo, hi, errBase);
-      let rsvd = (eHi & HI_RSVD) !== 0 || (!nxe && (eHi & 0x80000000) !== 0);
-      if (level === 'pml4' && (eLo & PTE_PS)) rsvd = true;
-      if (level === 'pdpte32' && (eLo & 0x1e6) !== 0) rsvd = true;
-      if (rsvd) this.pf(lo, hi, errBase | 1 | 8);
-      if (level !== 'pdpte32') {
-        if (!(eLo & PTE_US)) allUser = false;
-        if (!(eLo & PTE_RW)) allWrite = false;
-      }
-      if (eHi & 0x80000000) anyNx = true;
-    };
 
     if (efer & 0x400 /* LMA */) {
       // canonical check: bits 63..47 equal
       const top = hi >> 15;
       if (top !== 0 && top !== -1) throw fault(Vec.GP, 0);
-      let table = st.num(CR3) - (st.num(CR3) % 4096);
-      table %= 2 ** MAXPHYADDR;
-      const idx = [(hi >>> 7) & 0x1ff, (((hi & 0x7f) << 2) | (lo >>> 30)) & 0x1ff, (lo >>> 21) & 0x1ff, (lo >>> 12) & 0x1ff];
-      const levels = ['pml4', 'pdpt', 'pd', 'pt'] as const;
+      // (the hot path of every TLB miss: no allocation, RAM reads straight from the typed array)
+      const ents = this.ents;
+      let table = (st.num(CR3) - (st.num(CR3) % 4096)) % 2 ** MAXPHYADDR;
       for (let l = 0; l < 4; l++) {
-        const a = table + idx[l] * 8;
-        const eLo = mem.read32(a), eHi = mem.read32(a + 4);
-        check(eLo, eHi, levels[l]);
-        entAddr.push(a);
-        const base = (eLo & 0xfffff000) >>> 0;
+        const i = l === 0 ? (hi >>> 7) & 0x1ff : l === 1 ? (((hi & 0x7f) << 2) | (lo >>> 30)) & 0x1ff : l === 2 ? (lo >>> 21) & 0x1ff : (lo >>> 12) & 0x1ff;
+        const a = table + i * 8;
+        const eLo = mem.readTable32(a), eHi = mem.readTable32(a + 4);
+        if (!(eLo & PTE_P)) this.pf(lo, hi, errBase);
+        if ((eHi & HI_RSVD) !== 0 || (!nxe && (eHi & 0x80000000) !== 0) || (l === 0 && (eLo & PTE_PS))) this.pf(lo, hi, errBase | 1 | 8);
+        if (!(eLo & PTE_US)) allUser = false;
+        if (!(eLo & PTE_RW)) allWrite = false;
+        if (eHi & 0x80000000) anyNx = true;
+        ents[nEnts++] = a;
         const baseHi = eHi & ((1 << (MAXPHYADDR - 32)) - 1);
         if (l === 1 && (eLo & PTE_PS)) {
           if (eLo & 0x3fffe000) this.pf(lo, hi, errBase | 1 | 8);
@@ -136,13 +128,24 @@ export class PageWalker {
           break;
         }
         if (l === 3) {
-          phys = baseHi * 0x1_0000_0000 + base + (lo & 0xfff);
+          phys = baseHi * 0x1_0000_0000 + ((eLo & 0xfffff000) >>> 0) + (lo & 0xfff);
           leafAddr = a; leafLo = eLo; global = (eLo & PTE_G) !== 0;
           break;
         }
-        table = baseHi * 0x1_0000_0000 + base;
+        table = baseHi * 0x1_0000_0000 + ((eLo & 0xfffff000) >>> 0);
       }
     } else if (cr4 & CR4_PAE) {
+      const check = (eLo: number, eHi: number, level: 'pd' | 'pt' | 'pdpte32'): void => {
+        if (!(eLo & PTE_P)) this.pf(lo, hi, errBase);
+        let rsvd = (eHi & HI_RSVD) !== 0 || (!nxe && (eHi & 0x80000000) !== 0);
+        if (level === 'pdpte32' && (eLo & 0x1e6) !== 0) rsvd = true;
+        if (rsvd) this.pf(lo, hi, errBase | 1 | 8);
+        if (level !== 'pdpte32') {
+          if (!(eLo & PTE_US)) allUser = false;
+          if (!(eLo & PTE_RW)) allWrite = false;
+        }
+        if (eHi & 0x80000000) anyNx = true;
+      };
       const cr3 = st.lo(CR3) & 0xffffffe0;
       const pa = cr3 + (lo >>> 30) * 8;
       const pLo = mem.read32(pa), pHi = mem.read32(pa + 4);
@@ -153,7 +156,7 @@ export class PageWalker {
         const a = table + idx[l] * 8;
         const eLo = mem.read32(a), eHi = mem.read32(a + 4);
         check(eLo, eHi, l === 0 ? 'pd' : 'pt');
-        entAddr.push(a);
+        this.ents[nEnts++] = a;
         const baseHi = eHi & ((1 << (MAXPHYADDR - 32)) - 1);
         if (l === 0 && (eLo & PTE_PS)) {
           if (eLo & 0x1fe000) this.pf(lo, hi, errBase | 1 | 8);
@@ -176,7 +179,7 @@ export class PageWalker {
       if (!(pde & PTE_P)) this.pf(lo, hi, errBase);
       if (!(pde & PTE_US)) allUser = false;
       if (!(pde & PTE_RW)) allWrite = false;
-      entAddr.push(pdeA);
+      this.ents[nEnts++] = pdeA;
       if ((pde & PTE_PS) && (cr4 & CR4_PSE)) {
         if (pde & 0x200000) this.pf(lo, hi, errBase | 1 | 8);
         pageMask = 0x3fffff;
@@ -188,7 +191,7 @@ export class PageWalker {
         if (!(pte & PTE_P)) this.pf(lo, hi, errBase);
         if (!(pte & PTE_US)) allUser = false;
         if (!(pte & PTE_RW)) allWrite = false;
-        entAddr.push(pteA);
+        this.ents[nEnts++] = pteA;
         phys = ((pte & 0xfffff000) >>> 0) + (lo & 0xfff);
         leafAddr = pteA; leafLo = pte; global = (pte & PTE_G) !== 0;
       }
@@ -213,8 +216,9 @@ export class PageWalker {
       return o;
     }
     // Accessed bits on every level, Dirty on the leaf for writes.
-    for (const a of entAddr) {
-      const v = mem.read32(a);
+    for (let k = 0; k < nEnts; k++) {
+      const a = this.ents[k];
+      const v = mem.readTable32(a);
       if (!(v & PTE_A)) mem.write32(a, v | PTE_A);
     }
     let dirty = (leafLo & PTE_D) !== 0;

@@ -75,6 +75,18 @@ export class PhysMem {
     return true;
   }
 
+  /**
+   * A 32-bit read for the page walker: straight from RAM below the lowest MMIO region (where page
+   * tables live), else through `read`.
+   */
+  readTable32(paddr: number): number {
+    if (paddr >= 0 && paddr + 4 <= this.ramBytes && paddr + 4 <= this.mmioLow) return this.dv.getUint32(RAM_BASE + paddr, true);
+    return this.read(paddr, 4);
+  }
+
+  /** Start of the lowest MMIO region (Infinity without any). */
+  private get mmioLow(): number { return this.mmio.length ? this.mmio[0].start : Infinity; }
+
   findMmio(paddr: number): MmioRegion | undefined {
     for (const r of this.mmio) if (paddr >= r.start && paddr < r.end) return r;
     return undefined;

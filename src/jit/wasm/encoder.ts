@@ -126,6 +126,9 @@ export class ByteBuf {
   }
 }
 
+const BIG64 = new BigInt64Array(1);
+const BIG64_HALVES = new Uint32Array(BIG64.buffer);
+
 export interface FuncType {
   params: T[];
   results: T[];
@@ -146,7 +149,7 @@ interface DefinedFn {
 /** One Wasm module under construction. All modules import the shared memory as env.mem. */
 export class ModuleBuilder {
   private types: FuncType[] = [];
-  private typeKeys = new Map<string, number>();
+  private typeKeys = new Map<number | string, number>();
   private imports: ImportFn[] = [];
   private importKeys = new Map<string, number>();
   private funcs: DefinedFn[] = [];
@@ -156,7 +159,14 @@ export class ModuleBuilder {
   constructor(private readonly memImport: { module: string; name: string; pages: number; maxPages?: number; shared?: boolean } | null) {}
 
   typeIndex(params: T[], results: T[]): number {
-    const key = params.join(',') + '>' + results.join(',');
+    // a number, not a string: every block module asks for a dozen signatures (value types are
+    // 0x7b…0x7f: their low 3 bits are 3…7, and 1 separates parameters from results)
+    let key: number | string = 1;
+    if (params.length + results.length < 16) {
+      for (const t of params) key = key * 8 + (t & 7);
+      key = key * 8 + 1;
+      for (const t of results) key = key * 8 + (t & 7);
+    } else key = params.join(',') + '>' + results.join(',');
     let idx = this.typeKeys.get(key);
     if (idx === undefined) {
       idx = this.types.length;
@@ -440,8 +450,9 @@ export class FnBody {
     return this;
   }
   i64Big(v: bigint): this {
-    const u = BigInt.asUintN(64, v);
-    return this.i64(Number(u & 0xffffffffn), Number(u >> 32n) | 0);
+    // through a typed array: wraps to 64 bits and splits without BigInt arithmetic
+    BIG64[0] = v;
+    return this.i64(BIG64_HALVES[0], BIG64_HALVES[1] | 0);
   }
   f64(v: number): this {
     this.code.byte(0x44);
