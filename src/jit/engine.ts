@@ -599,7 +599,7 @@ export class Engine {
     const kept = codes.filter((_, i) => keep[i]);
     const keptInfo = info.filter((_, i) => keep[i]);
     const slots = kept.map(() => this.allocSlot());
-    const counters = this.hotTier && !(mode & MODE_TF) ? slots.map((slot) => ({ addr: HOT_COUNTERS + slot * 4, slot, threshold: this.hotThreshold })) : undefined;
+    const counters = this.hotTier && !(mode & MODE_TF) ? slots.map((slot, i) => ({ addr: HOT_COUNTERS + slot * 4, slot, threshold: this.hotThreshold, counts: closesLoop(kept[i]) })) : undefined;
     if (counters) for (const c of counters) if (c.slot >= HOT_COUNTER_SLOTS) { counters.length = 0; break; }
     this.pendingHelperIds = [];
     const links = this.linksOf(kept, keptInfo, mode, counters?.length ? counters : undefined);
@@ -843,6 +843,18 @@ export class Engine {
 function isNear(d: Insn): boolean {
   const k = d.opKind[0];
   return k === OpKind.NearBranch16 || k === OpKind.NearBranch32 || k === OpKind.NearBranch64;
+}
+
+/**
+ * Whether block `c` may close a loop: it ends in a branch back to its own start or before it (every
+ * cycle of direct branches has one) or in a jump through a register (an interpreter's dispatch).
+ * Only these count executions: a region forms around a hot loop, which they all belong to, and the
+ * other blocks are spared the counter's load, add, store and compare.
+ */
+function closesLoop(c: BlockCode): boolean {
+  const last = c.insns[c.insns.length - 1];
+  if (last.flow === FlowControl.IndirectBranch) return true;
+  return (last.flow === FlowControl.ConditionalBranch || last.flow === FlowControl.UnconditionalBranch) && isNear(last) && last.branchTarget <= c.ip;
 }
 
 /** Where control can go after `last` without an indirect jump: fall-through and near direct targets. */

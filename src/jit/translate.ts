@@ -100,10 +100,11 @@ function emitBlockBody(g: Gen, b: BlockCode, hooks: TranslateHooks): void {
 
 /**
  * Build one Wasm module holding one exported function per block (`b0`, `b1`, …). With `counters`,
- * each block first bumps its execution counter (a 32-bit word at that address) and reports the
- * block's table slot through the runtime's `hot` once the count reaches its threshold.
+ * each block that `counts` first bumps its execution counter (a 32-bit word at that address) and
+ * reports the block's table slot through the runtime's `hot` once the count reaches its threshold;
+ * the others only own the word (its sign bit closes direct edges to them, see emitLinks).
  */
-export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number, counters?: { addr: number; slot: number; threshold: number }[], links?: BlockLink[][]): Uint8Array<ArrayBuffer> {
+export function translateBlocks(blocks: BlockCode[], mode: number, hooks: TranslateHooks, memPages: number, memMax: number, counters?: { addr: number; slot: number; threshold: number; counts?: boolean }[], links?: BlockLink[][]): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder({ module: 'env', name: 'mem', pages: memPages, maxPages: memMax });
   m.importTable('env', 'rt', RT_NAMES.length);
   const rt = runtimeRefs(m);
@@ -112,7 +113,7 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
     const f = new FnBody(0);
     const g = new Gen(f, mode, rt, hooks.bindHelper, hooks.cpu);
     const c = counters?.[bi];
-    if (c) {
+    if (c && c.counts !== false) {
       const t = f.local(T.i32);
       f.i32(c.addr).i32(c.addr).i32Load().i32(1).i32Add().tee(t).i32Store();
       f.get(t).i32(c.threshold).i32Eq().if_().i32(c.slot).callTable(rt.hot).end();
