@@ -229,8 +229,12 @@ export class Engine {
     g.ended = true;
   };
 
+  /**
+   * Key of RIP (lo, hi) in the linear map: a hash that fits a small integer (V8 hashes those
+   * without boxing); the chain behind a key is compared field by field.
+   */
   private static key(lo: number, hi: number): number {
-    return lo + (hi & 0xfffff) * 0x1_0000_0000;
+    return (lo ^ Math.imul(hi, 0x9e3779b1)) & 0x3fffffff;
   }
 
   /**

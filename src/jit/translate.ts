@@ -129,7 +129,7 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
       });
     }
     const out = links?.[bi];
-    if (out?.length) emitLinks(f, out, fnIndex, mode);
+    if (out?.length) emitLinks(f, out, fnIndex);
     emitChain(f, rt.dispatch);
     m.setBody(fnIndex[bi], f);
   });
@@ -137,9 +137,9 @@ export function translateBlocks(blocks: BlockCode[], mode: number, hooks: Transl
 }
 
 /**
- * A direct edge from a cold block to a block of the same module: taken when RIP (and the mode) are
- * the successor's, the instruction budget is not spent, and the successor has not gone hot (its hot
- * counter's sign bit, set when it joins a region: calls must then reach the region through dispatch).
+ * A direct edge from a cold block to a block of the same module: taken when RIP is the successor's,
+ * the instruction budget is not spent, and the successor has not gone hot (its hot counter's sign
+ * bit, set when it joins a region: calls must then reach the region through dispatch).
  */
 export interface BlockLink {
   ip: bigint;
@@ -154,9 +154,9 @@ export interface BlockLink {
  * indirect call is not, and skips the jump-cache probe. Only edges whose invalidation invalidates
  * the caller too are linked (see Engine.linksOf), so a live caller never reaches dead code.
  */
-function emitLinks(f: FnBody, out: BlockLink[], fnIndex: number[], mode: number): void {
+function emitLinks(f: FnBody, out: BlockLink[], fnIndex: number[]): void {
+  // (MODE needs no check: an instruction that may change it ends its block unlinked, see linksOf)
   f.i32(0).i64Load(ICOUNT).i32(0).i64Load(DEADLINE).i64LtU();
-  f.i32(0).i32Load(MODE).i32(mode).i32Eq().i32And();
   f.if_();
   for (const l of out) {
     f.i32(0).i64Load(RIP).i64Big(l.ip).i64Eq();
