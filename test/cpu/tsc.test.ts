@@ -1,0 +1,34 @@
+// RDTSC/RDTSCP: TSC = guest time (1 GHz) + IA32_TSC's offset, carried across the 32-bit halves.
+import { describe, it, expect } from 'vitest';
+import { run, hasAs } from './harness.js';
+
+describe.skipIf(!hasAs)('time stamp counter', () => {
+  it('RDTSC after WRMSR IA32_TSC continues from the value written, carrying into EDX', () => {
+    const r = run(`
+      mov ecx, 0x10
+      mov edx, 0x12345678
+      mov eax, 0xffffffff
+      wrmsr
+      rdtsc
+      mov r8, rax
+      mov r9, rdx
+      mov ecx, 0xc0000103
+      mov eax, 0xabcd
+      xor edx, edx
+      wrmsr
+      rdtscp
+      mov r10, rax
+      mov r11, rdx
+      mov r12, rcx
+    `);
+    expect(r.fault).toBe(-1);
+    const t1 = (r.st.gpr(9) << 32n) | r.st.gpr(8);
+    const t2 = (r.st.gpr(11) << 32n) | r.st.gpr(10);
+    // a few instructions' worth of guest nanoseconds past 0x12345678_ffffffff: the low half wrapped
+    expect(t1).toBeGreaterThan(0x12345678ffffffffn);
+    expect(t1).toBeLessThan(0x12345679_00010000n);
+    expect(r.st.gpr(9)).toBe(0x12345679n);
+    expect(t2).toBeGreaterThan(t1);
+    expect(r.st.gpr(12)).toBe(0xabcdn);
+  });
+});
