@@ -13,12 +13,13 @@ export const enum T {
 const NAME_CACHE = new Map<string, Uint8Array>();
 
 /**
- * Spare buffers by power-of-two capacity (2^8 … 2^16). The cold tier builds ~20 bodies and a few
+ * Spare buffers by power-of-two capacity (2^8 … 2^20). The cold tier builds ~20 bodies and a few
  * sections per module, hundreds of thousands in a boot: allocating each one (and sweeping it later)
- * cost more than filling it.
+ * cost more than filling it. Few large ones are kept (a module's sections reach a few hundred KiB).
  */
-const POOL: Uint8Array<ArrayBuffer>[][] = Array.from({ length: 17 }, () => []);
+const POOL: Uint8Array<ArrayBuffer>[][] = Array.from({ length: 21 }, () => []);
 const POOL_DEPTH = 128;
+const POOL_DEPTH_LARGE = 4;
 const EMPTY = new Uint8Array(0);
 
 /** Growable byte buffer with LEB128 helpers. */
@@ -35,7 +36,7 @@ export class ByteBuf {
   release(): void {
     const cap = this.buf.length;
     const bucket = POOL[31 - Math.clz32(cap)];
-    if (bucket && (cap & (cap - 1)) === 0 && bucket.length < POOL_DEPTH) bucket.push(this.buf);
+    if (bucket && (cap & (cap - 1)) === 0 && bucket.length < (cap > 65536 ? POOL_DEPTH_LARGE : POOL_DEPTH)) bucket.push(this.buf);
     this.buf = EMPTY;
     this.len = 0;
   }
@@ -46,11 +47,16 @@ export class ByteBuf {
   }
 
   private grow(n: number): void {
-    let cap = this.buf.length * 2;
+    let cap = Math.max(this.buf.length * 2, 256);
     while (cap < this.len + n) cap *= 2;
-    const nb = new Uint8Array(cap);
+    // the larger storage from the pool when it has one, the smaller one back to it
+    const bucket = POOL[31 - Math.clz32(cap)];
+    const nb = bucket?.length ? bucket.pop()! : new Uint8Array(cap);
     nb.set(this.buf.subarray(0, this.len));
+    const len = this.len;
+    this.release();
     this.buf = nb;
+    this.len = len;
   }
 
   byte(b: number): void {
