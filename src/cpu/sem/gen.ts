@@ -338,9 +338,7 @@ export class Gen {
     if (k === OpKind.Register) { this.getReg(d.opReg[i]); return; }
     if (k === OpKind.Memory) { this.load(this.memLinear(false, bytes), bytes); return; }
     if (k >= OpKind.Immediate8 && k <= OpKind.Immediate32to64) {
-      let v = d.imm[i];
-      if (bytes < 8) v &= (1n << BigInt(bytes * 8)) - 1n;
-      this.f.i64Big(v);
+      this.f.i64BigWidth(d.imm[i], bytes);
       return;
     }
     throw new Error(`readOp: operand kind ${k} unsupported`);

@@ -460,6 +460,13 @@ export class FnBody {
     BIG64[0] = v;
     return this.i64(BIG64_HALVES[0], BIG64_HALVES[1] | 0);
   }
+  /** i64.const of the low `bytes` bytes of `v`, zero-extended (no BigInt arithmetic). */
+  i64BigWidth(v: bigint, bytes: number): this {
+    BIG64[0] = v;
+    const lo = BIG64_HALVES[0], hi = BIG64_HALVES[1];
+    if (bytes >= 8) return this.i64(lo, hi | 0);
+    return this.i64(bytes === 4 ? lo : lo & (bytes === 2 ? 0xffff : 0xff), 0);
+  }
   f64(v: number): this {
     this.code.byte(0x44);
     const b = new Uint8Array(new Float64Array([v]).buffer);
