@@ -74,6 +74,8 @@ export class Cpu {
   tscOffsetChanged: ((offset: bigint) => void) | null = null;
   /** Called to read the TSC (guest ns at 1 GHz, before TSC_OFFSET). */
   tscSource: () => number = () => 0;
+  /** RDTSC may compute ICOUNT + TSC_BASE + TSC_OFFSET in generated code (the clock runs at 1 ns per instruction). */
+  inlineTsc = false;
 
   constructor(readonly memory: WebAssembly.Memory, readonly phys: PhysMem, readonly io: IoBus) {
     this.st = new CpuState(memory);

@@ -82,6 +82,11 @@ export const MTRR_VAR = 904; // 16 × i64 (8 base/mask pairs) → 1032
 export const DEADLINE = 1040;
 /** Instructions retired by hot-tier regions (a subset of ICOUNT, for --stats). */
 export const HOT_ICOUNT = 1048;
+/**
+ * Guest nanoseconds ICOUNT does not count (time skipped while halted), rounded down (i64). With the
+ * clock at 1 ns per instruction, TSC = ICOUNT + TSC_BASE + TSC_OFFSET: RDTSC reads it inline.
+ */
+export const TSC_BASE = 1056;
 
 /** SSE: xmm0..xmm15 (16 bytes each), MXCSR. */
 export const XMM = 1536;

@@ -60,9 +60,18 @@ export class VirtualClock {
     }
   }
 
+  /** Guest time skipped while halted (ns). */
+  get skippedNs(): number { return this.skipped; }
+
+  /** Called with the skipped time whenever it grows (the CPU mirrors it for RDTSC). */
+  onSkip: ((skippedNs: number) => void) | null = null;
+
   /** Jump forward to `ns` (used while the CPU halts). */
   skipTo(ns: number): void {
     const now = this.nowNs();
-    if (ns > now) this.skipped += ns - now;
+    if (ns > now) {
+      this.skipped += ns - now;
+      this.onSkip?.(this.skipped);
+    }
   }
 }

@@ -73,6 +73,9 @@ export class Machine {
     (opts.disks ?? []).forEach((d, i) => attachVirtioBlk(this.platform, this.phys, d, { slot: 4 + i }));
     this.clock.setInstructionSource(() => this.cpu.st.icount);
     this.cpu.tscSource = () => this.clock.nowNs();
+    // at 1 ns per instruction, generated code computes the TSC itself (see L.TSC_BASE)
+    this.cpu.inlineTsc = this.clock.nsPerInstr === 1;
+    this.clock.onSkip = () => this.mirrorTscBase();
     this.cpu.intc = this.platform.intc;
     const intc = this.platform.intc;
     // Most device accesses (a UART status poll, a virtio notify) change nothing the machine loop
@@ -87,6 +90,11 @@ export class Machine {
     resetCpu(this.cpu);
   }
 
+  /** Keep L.TSC_BASE equal to the clock's skipped time (a CPU reset clears the state block). */
+  private mirrorTscBase(): void {
+    this.cpu.st.setNum(L.TSC_BASE, Math.floor(this.clock.skippedNs));
+  }
+
   stop(reason: StopReason): void {
     if (!this.stopReason) this.stopReason = reason;
     this.cpu.stopRequested = true;
@@ -96,6 +104,7 @@ export class Machine {
   boot(bs: BootState): void {
     this.engine.flushAll();
     applyBootState(this.cpu, bs);
+    this.mirrorTscBase();
   }
 
   private deliverFault = (f: GuestFault): void => {

@@ -1,6 +1,7 @@
 // RDTSC/RDTSCP: TSC = guest time (1 GHz) + IA32_TSC's offset, carried across the 32-bit halves.
 import { describe, it, expect } from 'vitest';
 import { run, hasAs } from './harness.js';
+import { TSC_OFFSET } from '../../src/cpu/state-layout.js';
 
 describe.skipIf(!hasAs)('time stamp counter', () => {
   it('RDTSC after WRMSR IA32_TSC continues from the value written, carrying into EDX', () => {
@@ -30,5 +31,21 @@ describe.skipIf(!hasAs)('time stamp counter', () => {
     expect(r.st.gpr(9)).toBe(0x12345679n);
     expect(t2).toBeGreaterThan(t1);
     expect(r.st.gpr(12)).toBe(0xabcdn);
+  });
+
+  it('RDTSC counts the time skipped while halted, as the clock does', () => {
+    // 5 s of guest time pass without instructions (what a HLT waiting for a timer does)
+    const r = run(`
+      rdtsc
+      mov r8, rax
+      mov r9, rdx
+    `, { init: (_st, m) => m.clock.skipTo(m.clock.nowNs() + 5e9) });
+    expect(r.fault).toBe(-1);
+    const read = (r.st.gpr(9) << 32n) | r.st.gpr(8);
+    const now = BigInt(Math.floor(r.m.cpu.tscSource())) + r.st.get64(TSC_OFFSET);
+    // read a few instructions before the end: within them of the clock, and past the skip
+    expect(read).toBeLessThanOrEqual(now);
+    expect(read).toBeGreaterThan(now - 100n);
+    expect(now).toBeGreaterThan(5_000_000_000n);
   });
 });

@@ -20,7 +20,7 @@ import { syscallFrom, sysret, sysenter, sysexit, swapgs } from '../system/syscal
 import { loadDtr, storeDtr, lldt, ltr, sldtStr, smsw, segInfo } from '../system/tables.js';
 import { IF, IOPL, VM, AC, TF, NT, RF, ID, VIF, VIP, ZF } from '../flags.js';
 import { Seg } from '../state-layout.js';
-import { MODE_VM86 } from '../mode.js';
+import { MODE_VM86, MODE_PE } from '../mode.js';
 
 const M = Mnemonic;
 const A0 = HELPER_ARG0, A1 = HELPER_ARG1;
@@ -345,6 +345,7 @@ sys(M.Wrmsr, (g) => {
 sys([M.Rdtsc, M.Rdtscp], (g) => {
   const cpu = g.cpu;
   const p = g.insn.mnemonic === M.Rdtscp;
+  if (cpu.inlineTsc) { rdtscInline(g, p); return; }
   g.callHelper(() => {
     const st = cpu.st;
     if ((st.cr4 & 4) && cpu.cpl !== 0 && cpu.protectedMode) throw fault(Vec.GP, 0);
@@ -356,6 +357,33 @@ sys([M.Rdtsc, M.Rdtscp], (g) => {
     if (p) st.setGpr32(1, st.u32[L.TSC_AUX >> 2]);
   });
 }, false, Kick.Never);
+
+/**
+ * RDTSC in generated code: TSC = ICOUNT (plus a region's pending count) + TSC_BASE + TSC_OFFSET, the
+ * value the helper computes from the clock. Linux reads the TSC millions of times a boot (its
+ * `timer_irq_works` and `delay_tsc` spin on it): a call into TypeScript each time cost ~0.2 s.
+ */
+function rdtscInline(g: Gen, p: boolean): void {
+  const f = g.f;
+  // CR4.TSD makes it privileged outside ring 0 (protected mode only)
+  if ((g.mode & MODE_PE) && (g.mode & 3) !== 0) {
+    f.i32(0).i32Load(L.CR4).i32(4).i32And().if_();
+    g.raise(Vec.GP, 0);
+    f.end();
+  }
+  const t = g.tmp64(), hi = g.tmp64();
+  f.i32(0).i64Load(L.ICOUNT);
+  if (g.icountLocal >= 0) f.get(g.icountLocal).i64Add();
+  f.i32(0).i64Load(L.TSC_BASE).i64Add().i32(0).i64Load(L.TSC_OFFSET).i64Add().tee(t);
+  f.i64(32, 0).i64ShrU().set(hi);
+  g.setGprWidthFrom(0, 4, t);
+  g.setGprWidthFrom(2, 4, hi);
+  if (p) {
+    const aux = g.tmp64();
+    f.i32(0).i64Load32U(L.TSC_AUX).set(aux);
+    g.setGprWidthFrom(1, 4, aux);
+  }
+}
 
 sys(M.Rdpid, (g) => {
   const cpu = g.cpu;
