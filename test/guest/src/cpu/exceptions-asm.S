@@ -156,6 +156,11 @@ FN(u_bp)
 AT(u_bp_after)
     int $0x81
 
+FN(u_rdtsc)
+AT(u_rdtsc_at)
+    rdtsc
+    int $0x81
+
 /* Compatibility mode: #OF from INTO and #BR from BOUND, which 64-bit mode does not have. */
 FN(t_compat_of)
     mov $0x10, %eax

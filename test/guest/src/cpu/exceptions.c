@@ -4,10 +4,10 @@
 extern void t_de(u64), t_db(u64), t_bp(u64), t_ud(u64), t_nm_x87(u64), t_nm_sse(u64), t_load_ds(u64), t_int42(u64), t_int43(u64);
 extern void t_ss(u64), t_gp_noncanon(u64), t_gp_ltr(u64), t_gp_farret(u64), t_ss_load(u64), t_pf_read(u64), t_pf_write(u64), t_mf(u64), t_xm(u64);
 extern void t_compat_of(u64), t_compat_br(u64);
-extern void u_ac(void), u_cli(void), u_hlt(void), u_int40(void), u_bp(void);
+extern void u_ac(void), u_cli(void), u_hlt(void), u_int40(void), u_bp(void), u_rdtsc(void);
 extern char de_at[], db_after[], bp_after[], ud_at[], nm_x87_at[], nm_sse_at[], load_ds_at[], int42_at[], int43_at[], ss_at[];
 extern char gp_noncanon_at[], gp_ltr_at[], gp_farret_at[], ss_load_at[], pf_read_at[], pf_write_at[], mf_at[], xm_at[], ac_at[];
-extern char u_cli_at[], u_hlt_at[], u_int40_at[], u_bp_after[], of_after[], br_at[];
+extern char u_cli_at[], u_hlt_at[], u_int40_at[], u_bp_after[], of_after[], br_at[], u_rdtsc_at[];
 extern u64 gdt[];
 
 static struct tss64 tss2;
@@ -60,6 +60,11 @@ void run_tests(const struct mb_info *mbi) {
   check_trap("#GP int to a DPL0 gate from CPL3", run_user(u_int40, user_stack()), 13, 0x40 * 8 + 2, u_int40_at);
   check_trap("#BP int3 from CPL3 (DPL3 gate)", run_user(u_bp, user_stack()), 3, -1, u_bp_after);
   check("#BP from CPL3 saved CS has RPL 3", last_trap.cs == (SEL_UCODE | 3));
+  int rt = run_user(u_rdtsc, user_stack());
+  check("rdtsc at CPL3 without CR4.TSD runs", rt && last_trap.vector == 0x81);
+  write_cr4(read_cr4() | 4); /* CR4.TSD */
+  check_trap("#GP rdtsc at CPL3 with CR4.TSD", run_user(u_rdtsc, user_stack()), 13, 0, u_rdtsc_at);
+  write_cr4(read_cr4() & ~4ull);
 
   check_trap("#PF read of an unmapped address", try_call(t_pf_read, 0x100000000ull), 14, 0, pf_read_at);
   check("#PF CR2 holds the faulting address", last_trap.cr2 == 0x100000000ull);
