@@ -25,7 +25,6 @@ export interface CodeCoherence {
   isCodePage(physPage: number): boolean;
   /** A write hit bytes [addr, addr + len) of a code page (not past its end): drop the translations holding them. */
   invalidatePhys(addr: number, len: number): void;
-  /** The linear→physical mapping changed (CR3 write, mode change): forget linear lookups. */
   /** Forget linear→code lookups: all of them, or (a CR3 write) those not fetched through global pages. */
   flushLinear(includeGlobal: boolean): void;
   /** INVLPG: the mapping of the page at linear (lo, hi) changed (and any large page around it). */
@@ -215,14 +214,9 @@ export class Cpu {
     let p = physs[0];
     for (let i = 0; i < size; i++) {
       if (i > 0 && ((lo + i) & 0xfff) === 0) p = physs[++page];
-      this.physWrite8(p, Number((value >> BigInt(8 * i)) & 0xffn));
+      this.phys.write8(p, Number((value >> BigInt(8 * i)) & 0xffn));
       p++;
     }
-  }
-
-  /** Physical byte write (PhysMem.write keeps translated code coherent through its onWrite hook). */
-  physWrite8(p: number, v: number): void {
-    this.phys.write8(p, v);
   }
 
   /** Linear address of seg:offset for a TypeScript helper (no limit check; callers check where the SDM requires). */

@@ -63,15 +63,15 @@ export class VirtualClock {
   /** Guest time skipped while halted (ns). */
   get skippedNs(): number { return this.skipped; }
 
-  /** Called with the skipped time whenever it grows (the CPU mirrors it for RDTSC). */
-  onSkip: ((skippedNs: number) => void) | null = null;
+  /** Called whenever the skipped time grows (the machine mirrors it for RDTSC). */
+  onSkip: (() => void) | null = null;
 
   /** Jump forward to `ns` (used while the CPU halts). */
   skipTo(ns: number): void {
     const now = this.nowNs();
     if (ns > now) {
       this.skipped += ns - now;
-      this.onSkip?.(this.skipped);
+      this.onSkip?.();
     }
   }
 }

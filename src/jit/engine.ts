@@ -785,9 +785,10 @@ export class Engine {
     const hit: Block[] = [];
     for (const b of set) {
       // the block's bytes on this page: from its start, or (second page) from the page's start
-      const first = b.paddr - (b.paddr % GUEST_PAGE) === page;
+      const firstPageEnd = b.paddr - (b.paddr % GUEST_PAGE) + GUEST_PAGE;
+      const first = firstPageEnd === page + GUEST_PAGE;
       const lo = first ? b.paddr : page;
-      const hi = first ? Math.min(b.paddr + b.len, page + GUEST_PAGE) : page + (b.paddr + b.len - (b.paddr - (b.paddr % GUEST_PAGE) + GUEST_PAGE));
+      const hi = first ? Math.min(b.paddr + b.len, firstPageEnd) : page + (b.paddr + b.len - firstPageEnd);
       if (lo < addr + len && addr < hi) hit.push(b);
     }
     if (hit.length) this.invalidateBlocks(hit);

@@ -14,7 +14,7 @@ import { deliverEvent, EventKind, iret } from '../system/interrupts.js';
 import { jmpFar, callFar, retFar } from '../system/far.js';
 import { loadDataSeg } from '../system/segments.js';
 import { writeCr, readCr, writeDr, readDr, clts, lmsw } from '../system/control-regs.js';
-import { rdmsr, wrmsr } from '../system/msr.js';
+import { rdmsr, wrmsr, tsc } from '../system/msr.js';
 import { cpuid } from '../system/cpuid.js';
 import { syscallFrom, sysret, sysenter, sysexit, swapgs } from '../system/syscall.js';
 import { loadDtr, storeDtr, lldt, ltr, sldtStr, smsw, segInfo } from '../system/tables.js';
@@ -346,14 +346,12 @@ sys([M.Rdtsc, M.Rdtscp], (g) => {
   const cpu = g.cpu;
   const p = g.insn.mnemonic === M.Rdtscp;
   if (cpu.inlineTsc) { rdtscInline(g, p); return; }
+  // (a clock at another rate than 1 ns per instruction: through the clock itself)
   g.callHelper(() => {
     const st = cpu.st;
     if ((st.cr4 & 4) && cpu.cpl !== 0 && cpu.protectedMode) throw fault(Vec.GP, 0);
-    // TSC = source + TSC_OFFSET (mod 2^64) in 32-bit halves: Linux reads it thousands of times a second
-    const src = Math.floor(cpu.tscSource());
-    const lo = (src % 0x1_0000_0000) + st.u32[L.TSC_OFFSET >> 2];
-    const hi = Math.floor(src / 0x1_0000_0000) + st.u32[(L.TSC_OFFSET >> 2) + 1] + (lo >= 0x1_0000_0000 ? 1 : 0);
-    st.setGpr32(0, lo % 0x1_0000_0000); st.setGpr32(2, hi % 0x1_0000_0000);
+    const t = BigInt.asUintN(64, tsc(cpu));
+    st.setGpr32(0, Number(t & 0xffffffffn)); st.setGpr32(2, Number(t >> 32n));
     if (p) st.setGpr32(1, st.u32[L.TSC_AUX >> 2]);
   });
 }, false, Kick.Never);

@@ -456,11 +456,9 @@ export class FnBody {
     return this;
   }
   i64Big(v: bigint): this {
-    // through a typed array: wraps to 64 bits and splits without BigInt arithmetic
-    BIG64[0] = v;
-    return this.i64(BIG64_HALVES[0], BIG64_HALVES[1] | 0);
+    return this.i64BigWidth(v, 8);
   }
-  /** i64.const of the low `bytes` bytes of `v`, zero-extended (no BigInt arithmetic). */
+  /** i64.const of the low `bytes` bytes of `v`, zero-extended: through a typed array, which wraps to 64 bits and splits without BigInt arithmetic. */
   i64BigWidth(v: bigint, bytes: number): this {
     BIG64[0] = v;
     const lo = BIG64_HALVES[0], hi = BIG64_HALVES[1];
