@@ -2,7 +2,8 @@
 // the hot tier (loops compiled into regions with registers in locals), forced here with a hot
 // threshold of a few executions. Both must leave exactly the same guest state — registers, memory,
 // faults and where they happened, instruction counts — on random programs run in loops, on loops
-// that rewrite their own code, on loops that fault mid-region, and on the guest kernels.
+// that rewrite their own code or whose code a device's DMA overwrites, on loops that fault
+// mid-region, and on the guest kernels.
 import { describe, it, expect } from 'vitest';
 import { runSnippets, SNIPPET_SCRATCH, type SnippetInput } from '../../src/cpu/snippet.js';
 import { Generator } from '../oracle/gen.js';
@@ -11,6 +12,7 @@ import { GUESTS, buildGuest, toolchainMissing } from '../guest/build.js';
 import { run, hasAs, DATA } from '../cpu/harness.js';
 
 const COLD = { engine: 'cold' as const };
+const bswap32 = (v: number): number => (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
 const HOT = { engine: 'jit' as const, hotThreshold: 3 };
 /** Loop counter in the scratch area, past the generator's data. */
 const COUNTER = 0x1000;
@@ -131,6 +133,47 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
     expect(hot.fault).toBe(-1);
     expect([hot.st.gpr(3), hot.st.icount > 0]).toEqual([cold.st.gpr(3), true]);
     expect(cold.st.gpr(3)).toBe(200n * 5n + 200n * 7n);
+  });
+
+  it('code run as a region and overwritten by a device\'s DMA (fw_cfg, programmed by the guest)', () => {
+    // The loop at 1: runs as a region; then the guest has the fw_cfg device DMA an item holding
+    // "mov eax, 9" over the loop's "mov eax, 5" (a big-endian FWCfgDmaAccess at DATA+0x800, its
+    // address written to ports 0x514/0x518), and runs the loop again: 200 × 5 + 200 × 9.
+    const KEY = 0x20;
+    const src = `
+      mov rcx, 200
+    1: mov eax, 5
+      add rbx, rax
+      dec rcx
+      jnz 1b
+      test rdx, rdx
+      jnz 2f
+      inc rdx
+      lea rax, [rip + 1b]
+      bswap eax
+      mov dword ptr [r15 + 0x800], ${'0x' + bswap32((KEY << 16) | 0x0a).toString(16)}
+      mov dword ptr [r15 + 0x804], 0x05000000
+      mov dword ptr [r15 + 0x808], 0
+      mov dword ptr [r15 + 0x80c], eax
+      xor eax, eax
+      mov dx, 0x514
+      out dx, eax
+      lea rax, [r15 + 0x800]
+      bswap eax
+      mov dx, 0x518
+      out dx, eax
+      mov edx, 1
+      mov rcx, 200
+      jmp 1b
+    2:`;
+    const item = (_st: unknown, m: { platform: { fwcfg: { setItem(k: number, d: Uint8Array): void } } }) =>
+      m.platform.fwcfg.setItem(KEY, new Uint8Array([0xb8, 9, 0, 0, 0]));
+    const cold = run(src, { init: item, engine: { engine: 'cold' } });
+    const hot = run(src, { init: item, engine: { engine: 'jit', hotThreshold: 20 } });
+    expect([cold.fault, hot.fault]).toEqual([-1, -1]);
+    expect(hot.m.engine.stats.regionsCompiled).toBeGreaterThan(0);
+    expect(cold.st.gpr(3)).toBe(200n * 5n + 200n * 9n);
+    expect(hot.st.gpr(3)).toBe(cold.st.gpr(3));
   });
 
   /**
