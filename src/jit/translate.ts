@@ -178,8 +178,9 @@ export interface RegionExit { succ: [bigint, number][]; complete: boolean; indir
  * locals for the whole region and are spilled to the state block only around runtime calls (which
  * may fault, run a helper or read memory through TypeScript) and at exits. Direct branches between
  * the region's blocks stay inside the function (a loop around a br_table on the block index), and so
- * do indirect jumps and returns whose target the jump cache maps to a block of this region (entries
- * carry the region id and block index); the instruction budget is checked on every such edge.
+ * do indirect jumps and returns that land on a block of this region (found by a br_table on RIP's
+ * low bits, see regionHash; the jump cache where no such hash exists); the instruction budget is
+ * checked on every such edge.
  * `exits[i]` describes block i's end: its in-region successors as [RIP, block index], and whether
  * it ends in an indirect jump, call or return.
  */
@@ -212,6 +213,7 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
     if (known) { g.regsUsed = known.used; g.regsWritten = known.written; }
     return g;
   };
+  const hash = regionHash(blocks);
   f.loop();
   for (let i = 0; i < n; i++) f.block();
   f.get(next).brTable(Array.from({ length: n }, (_, i) => i), n - 1);
@@ -260,7 +262,24 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
         goTo(k, 1);
         f.end();
       });
-      if (indirect) {
+      if (indirect && hash) {
+        // a block of this region? hash RIP onto a br_table whose arms compare it with their block's
+        leaveIfSpent(g);
+        const arms = hash.arms;
+        f.block(); // $miss
+        for (let a = 0; a < arms.length; a++) f.block();
+        f.get(rip).i32WrapI64().i32(hash.shift).i32ShrU().i32(hash.mask).i32And();
+        f.brTable(hash.slots.map((k) => (k < 0 ? arms.length : arms.indexOf(k))), arms.length);
+        arms.forEach((k, a) => {
+          f.end(); // arm a: nested in arms a+1… and $miss
+          const out = arms.length - 1 - a; // labels between here and $miss's end
+          f.get(rip).i64Big(blocks[k].ip).i64Eq().if_();
+          f.i32(k).set(next).br(toLoop + out + 2);
+          f.end();
+          if (out > 0) f.br(out);
+        });
+        f.end(); // $miss
+      } else if (indirect) {
         // the jump cache entry for RIP, if it names a block of this region (same mode and CS base)
         f.get(rip).i32WrapI64().set(lo);
         emitJumpCacheProbe(f, lo, e);
@@ -286,4 +305,29 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
     m.addFunction([], [], e, `e${i}`);
   }
   return m.emit();
+}
+
+/**
+ * Indirect jumps and returns that land in their own region (an interpreter's dispatch, a loop
+ * calling a function of its page) find their block without the jump cache: RIP's low bits, shifted
+ * and masked, index a br_table whose arms compare RIP with their block's. `slots[h]` is the block
+ * index for hash h (-1: none), `arms` the blocks in arm order. Null when no shift keeps the region's
+ * blocks apart within 256 slots (the jump-cache probe is used then).
+ */
+function regionHash(blocks: BlockCode[]): { shift: number; mask: number; slots: number[]; arms: number[] } | null {
+  const ips = blocks.map((b) => Number(b.ip & 0xffffffffn));
+  for (let bits = Math.max(1, Math.ceil(Math.log2(ips.length))); bits <= 8; bits++) {
+    const mask = (1 << bits) - 1;
+    for (let shift = 0; shift <= 12; shift++) {
+      const slots = new Array<number>(mask + 1).fill(-1);
+      let ok = true;
+      for (let k = 0; k < ips.length && ok; k++) {
+        const h = (ips[k] >>> shift) & mask;
+        if (slots[h] >= 0) ok = false;
+        else slots[h] = k;
+      }
+      if (ok) return { shift, mask, slots, arms: slots.filter((k) => k >= 0) };
+    }
+  }
+  return null;
 }

@@ -135,6 +135,33 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
     expect(cold.st.gpr(3)).toBe(200n * 5n + 200n * 7n);
   });
 
+  it('an indirect jump inside a region: to its own block, and to an address of another page with the same low bits', () => {
+    // odd iterations jump to 5: (a block of the region), even ones to the same offset one page down,
+    // where the snippet wrote "add rbx, 100 ; jmp r10": a region that found its block by RIP's low
+    // bits alone would add 1 there
+    const src = `
+      lea r8, [rip + 5f]
+      lea r9, [r8 - 0x1000]
+      mov dword ptr [r9], 0x64c38348
+      mov dword ptr [r9 + 4], 0x00e2ff41
+      lea r10, [rip + 6f]
+      mov rcx, 400
+    1: mov rax, r8
+      test cl, 1
+      jnz 2f
+      mov rax, r9
+    2: jmp rax
+    5: add rbx, 1
+    6: dec rcx
+      jnz 1b`;
+    const cold = run(src, { engine: { engine: 'cold' } });
+    const hot = run(src, { engine: { engine: 'jit', hotThreshold: 20 } });
+    expect([cold.fault, hot.fault]).toEqual([-1, -1]);
+    expect(hot.m.engine.stats.regionsCompiled).toBeGreaterThan(0);
+    expect(cold.st.gpr(3)).toBe(200n * 1n + 200n * 100n);
+    expect(hot.st.gpr(3)).toBe(cold.st.gpr(3));
+  });
+
   it('code run as a region and overwritten by a device\'s DMA (fw_cfg, programmed by the guest)', () => {
     // The loop at 1: runs as a region; then the guest has the fw_cfg device DMA an item holding
     // "mov eax, 9" over the loop's "mov eax, 5" (a big-endian FWCfgDmaAccess at DATA+0x800, its
