@@ -216,13 +216,17 @@ export class InsnDecoder {
       dec = new Decoder(bitness, window, DecoderOptions.None);
       this.decoders.set(key, dec);
     }
+    let pos = Number(ip - windowIp);
     dec.ip = ip;
-    dec.position = Number(ip - windowIp);
+    dec.position = pos;
     let cur = ip;
-    while (dec.canDecode) {
-      const start = dec.position;
+    // the position is tracked here rather than read back (each iced getter is a call into Wasm)
+    while (pos < window.length) {
       dec.decodeOut(this.ins);
-      const insn = toInsn(this.ins, bitness, window.subarray(start, dec.position), cur);
+      const len = this.ins.length;
+      if (len === 0) break;
+      const insn = toInsn(this.ins, bitness, window.subarray(pos, pos + len), cur);
+      pos += len;
       cur = insn.next;
       if (!each(insn)) break;
     }
