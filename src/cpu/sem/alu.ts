@@ -22,10 +22,34 @@ function signExtend(g: Gen, bytes: number): void {
 type BinOp = 'add' | 'adc' | 'sub' | 'sbb' | 'and' | 'or' | 'xor';
 const KIND: Record<BinOp, FK> = { add: FK.ADD, adc: FK.ADC, sub: FK.SUB, sbb: FK.SBB, and: FK.LOGIC, or: FK.LOGIC, xor: FK.LOGIC };
 
+/** 32-bit ADD/SUB/AND/OR/XOR/CMP/TEST in i32 (see Gen.readOp32); the lazy flags get the operands zero-extended. */
+function binary32(g: Gen, op: BinOp, writeBack: boolean): void {
+  const f = g.f;
+  const a32 = g.tmp32(), b32 = g.tmp32(), r = g.tmp64();
+  g.readOp32(0); f.set(a32);
+  g.readOp32(1); f.set(b32);
+  f.get(a32).get(b32);
+  switch (op) {
+    case 'add': f.i32Add(); break;
+    case 'sub': f.i32Sub(); break;
+    case 'and': f.i32And(); break;
+    case 'or': f.i32Or(); break;
+    default: f.i32Xor(); break;
+  }
+  f.i64ExtendI32U().set(r);
+  if (writeBack) g.writeOp(0, r, 4);
+  if (!g.flagsLive) { g.setFlags(KIND[op], 4, r, r, r); return; }
+  const a = g.tmp64(), b = g.tmp64();
+  f.get(a32).i64ExtendI32U().set(a);
+  f.get(b32).i64ExtendI32U().set(b);
+  g.setFlags(KIND[op], 4, r, a, b);
+}
+
 function binary(op: BinOp, writeBack: boolean) {
   return (g: Gen) => {
     const f = g.f;
     const n = g.opBytes(0);
+    if (n === 4 && op !== 'adc' && op !== 'sbb') { binary32(g, op, writeBack); return; }
     const a = g.tmp64(), b = g.tmp64(), r = g.tmp64();
     let c = -1;
     g.readOp(0, n); f.set(a);
@@ -135,10 +159,19 @@ function shift(kind: FK.SHL | FK.SHR | FK.SAR) {
     f.set(cnt);
     if (constant === 0) { zeroCountWrite(g, n); return; }
     if (constant === null) { f.get(cnt).i64Eqz().if_(); zeroCountWrite(g, n); f.else_(); }
-    g.readOp(0, n); f.set(a);
-    if (kind === FK.SHL) { f.get(a).get(cnt).i64Shl(); maskTo(g, n); }
-    else if (kind === FK.SHR) { f.get(a).get(cnt).i64ShrU(); }
-    else { f.get(a); signExtend(g, n); f.get(cnt).i64ShrS(); maskTo(g, n); }
+    if (n === 4) {
+      // in i32 (see Gen.readOp32): the count is already below 32
+      const a32 = g.tmp32();
+      g.readOp32(0); f.tee(a32).get(cnt).i32WrapI64();
+      if (kind === FK.SHL) f.i32Shl(); else if (kind === FK.SHR) f.i32ShrU(); else f.i32ShrS();
+      f.i64ExtendI32U();
+      if (g.flagsLive) f.get(a32).i64ExtendI32U().set(a);
+    } else {
+      g.readOp(0, n); f.set(a);
+      if (kind === FK.SHL) { f.get(a).get(cnt).i64Shl(); maskTo(g, n); }
+      else if (kind === FK.SHR) { f.get(a).get(cnt).i64ShrU(); }
+      else { f.get(a); signExtend(g, n); f.get(cnt).i64ShrS(); maskTo(g, n); }
+    }
     f.set(r);
     g.writeOp(0, r, n);
     g.setFlags(kind, n, r, a, cnt);
@@ -201,7 +234,9 @@ function rotate(left: boolean, throughCarry: boolean) {
     f.set(cnt);
     if (constant === 0) { zeroCountWrite(g, n); return; }
     if (constant === null) { f.get(cnt).i64Eqz().if_(); zeroCountWrite(g, n); f.else_(); }
-    g.readOp(0, n); f.set(a);
+    const a32 = g.tmp32();
+    if (n === 4 && !throughCarry) { g.readOp32(0); f.set(a32); }
+    else { g.readOp(0, n); f.set(a); }
     g.materializeFlags();
     if (!throughCarry) {
       if (n === 8) {
@@ -209,7 +244,7 @@ function rotate(left: boolean, throughCarry: boolean) {
         if (left) f.i64Rotl(); else f.i64Rotr();
       } else if (n === 4) {
         // the count is already below 32: a 32-bit rotate is exact
-        f.get(a).i32WrapI64().get(cnt).i32WrapI64();
+        f.get(a32).get(cnt).i32WrapI64();
         if (left) f.i32Rotl(); else f.i32Rotr();
         f.i64ExtendI32U();
       } else {

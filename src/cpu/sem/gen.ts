@@ -344,6 +344,30 @@ export class Gen {
     throw new Error(`readOp: operand kind ${k} unsupported`);
   }
 
+  /**
+   * Push operand i's low 32 bits as an i32 (a 32-bit operand). Arithmetic on 32-bit operands done
+   * in i32 compiles to single 32-bit host instructions; done in i64 between masks, each mask is a
+   * zero-extending move on the dependency chain.
+   */
+  readOp32(i: number): void {
+    const d = this.insn;
+    const k = d.opKind[i];
+    const f = this.f;
+    if (k === OpKind.Register) {
+      const info = REG[d.opReg[i]];
+      if (info.cls === RegClass.Gpr && info.width === 4) {
+        if (this.regs) { this.seen.used |= 1 << info.idx; f.get(this.regs[info.idx]).i32WrapI64(); }
+        else f.i32(0).i32Load(GPR + info.idx * 8);
+        return;
+      }
+    } else if (k >= OpKind.Immediate8 && k <= OpKind.Immediate32to64) {
+      f.i32(Number(BigInt.asIntN(32, d.imm[i])));
+      return;
+    }
+    this.readOp(i, 4);
+    f.i32WrapI64();
+  }
+
   /** Write local `val` to operand i (register or memory). */
   writeOp(i: number, val: number, bytes = this.opBytes(i)): void {
     const d = this.insn;
