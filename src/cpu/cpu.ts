@@ -7,7 +7,7 @@ import type { IoBus } from '../devices/iobus.js';
 import type { InterruptController } from '../devices/types.js';
 import { fault, Vec, GuestFault } from './exception.js';
 import { MODE_PE, MODE_CS64, MODE_CS32, MODE_SS32, MODE_LMA, MODE_NOLIMIT_SHIFT, MODE_AC, MODE_VM86, MODE_TF } from './mode.js';
-import { Seg } from './state-layout.js';
+import { Seg, STACK_ACCESS } from './state-layout.js';
 import { GUEST_PAGE, RAM_BASE } from '../mmu/layout.js';
 
 export const ATTR_P = 0x80, ATTR_S = 0x10, ATTR_L = 1 << 13, ATTR_DB = 1 << 14, ATTR_G = 1 << 15, ATTR_UNUSABLE = 1 << 16;
@@ -239,9 +239,22 @@ export class Cpu {
     return [p0, p1, 0x1000 - (lo & 0xfff)];
   }
 
+  /**
+   * #SS(0) for an access through SS in 64-bit mode whose first or last byte is non-canonical
+   * (`size` carries STACK_ACCESS for those: such addresses never hit the TLB, so the check costs
+   * nothing on the fast path; the page walk would raise #GP instead).
+   */
+  private stackCanonical(lo: number, hi: number, size: number): void {
+    const top = hi >> 15;
+    const lo2 = (lo + size - 1) >>> 0;
+    const top2 = (lo2 < lo ? (hi + 1) | 0 : hi) >> 15;
+    if ((top !== 0 && top !== -1) || (top2 !== 0 && top2 !== -1)) throw fault(Vec.SS, 0);
+  }
+
   tlbMissRead(lo: number, hi: number, size: number): number {
     this.stats.tlbMisses++;
     lo >>>= 0; hi >>>= 0;
+    if (size & STACK_ACCESS) { size &= ~STACK_ACCESS; this.stackCanonical(lo, hi, size); }
     const acc = this.accFor(false);
     if ((lo & 0xfff) + size > 0x1000) {
       // crosses a page: translate both pages first, then gather bytes into BOUNCE
@@ -282,6 +295,7 @@ export class Cpu {
   tlbMissWrite(lo: number, hi: number, size: number, vlo: number, vhi: number): number {
     this.stats.tlbMisses++;
     lo >>>= 0; hi >>>= 0;
+    if (size & STACK_ACCESS) { size &= ~STACK_ACCESS; this.stackCanonical(lo, hi, size); }
     const acc = this.accFor(true);
     if ((lo & 0xfff) + size > 0x1000) {
       const [p0, p1, first] = this.splitAccess(lo, hi, size, acc);

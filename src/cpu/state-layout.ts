@@ -103,3 +103,9 @@ export const FPU_DP = 1904; // i64
 
 /** End of the state block (2048..4096 belongs to src/cpu/fpu-layout.ts). */
 export const STATE_END = 4096;
+
+/**
+ * Or'ed into the size the runtime's TLB-miss calls pass to Cpu.tlbMissRead/Write: the access is
+ * through SS in 64-bit mode (a non-canonical address raises #SS(0), not #GP(0)).
+ */
+export const STACK_ACCESS = 0x80;

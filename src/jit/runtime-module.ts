@@ -1,7 +1,7 @@
 // The runtime module: Wasm functions every block module imports. Memory accesses take the TLB
 // fast path here and leave Wasm only on a miss; flags materialization and 128-bit mul/div too.
 import { ModuleBuilder, FnBody, T } from './wasm/encoder.js';
-import { TLB_BANK, BOUNCE, RET64, ICOUNT, DEADLINE, RIP, MODE, segOff, SEG_BASE } from '../cpu/state-layout.js';
+import { TLB_BANK, BOUNCE, RET64, ICOUNT, DEADLINE, RIP, MODE, segOff, SEG_BASE, STACK_ACCESS } from '../cpu/state-layout.js';
 import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, JC } from '../mmu/layout.js';
 import { MODE_CS64 } from '../cpu/mode.js';
 
@@ -20,7 +20,10 @@ export function jumpCacheIndex(ripLo: number): number {
 import { emitMaterializer } from '../cpu/flags.js';
 
 export interface RuntimeImports {
-  /** Fill the TLB for a read of `size` bytes at linear (lo, hi); 1 = retry the fast path, 0 = value left in BOUNCE. Throws guest faults. */
+  /**
+   * Fill the TLB for a read of `size` bytes at linear (lo, hi); 1 = retry the fast path, 0 = value
+   * left in BOUNCE. Throws guest faults. `size` | STACK_ACCESS: an access through SS in 64-bit mode.
+   */
   tlb_miss_read(lo: number, hi: number, size: number): number;
   /** Same for a write of (vlo, vhi); 0 = the write was done by the slow path. */
   tlb_miss_write(lo: number, hi: number, size: number, vlo: number, vhi: number): number;
@@ -37,6 +40,9 @@ export interface RuntimeImports {
 export const RT_SIGS = {
   rd8: [[T.i64], [T.i64]], rd16: [[T.i64], [T.i64]], rd32: [[T.i64], [T.i64]], rd64: [[T.i64], [T.i64]],
   wr8: [[T.i64, T.i64], []], wr16: [[T.i64, T.i64], []], wr32: [[T.i64, T.i64], []], wr64: [[T.i64, T.i64], []],
+  // the same through the stack segment in 64-bit mode: a non-canonical address raises #SS(0), not #GP(0)
+  rds8: [[T.i64], [T.i64]], rds16: [[T.i64], [T.i64]], rds32: [[T.i64], [T.i64]], rds64: [[T.i64], [T.i64]],
+  wrs8: [[T.i64, T.i64], []], wrs16: [[T.i64, T.i64], []], wrs32: [[T.i64, T.i64], []], wrs64: [[T.i64, T.i64], []],
   flags_get: [[], [T.i32]],
   mul128: [[T.i64, T.i64, T.i32], [T.i64]],
   div128: [[T.i64, T.i64, T.i64, T.i32, T.i32], [T.i64]],
@@ -60,6 +66,8 @@ const JS_TRAMPOLINES: RtName[] = ['helper', 'io_in', 'io_out', 'seg_check', 'hot
 export interface RuntimeExports {
   rd8: Function; rd16: Function; rd32: Function; rd64: Function;
   wr8: Function; wr16: Function; wr32: Function; wr64: Function;
+  rds8: Function; rds16: Function; rds32: Function; rds64: Function;
+  wrs8: Function; wrs16: Function; wrs32: Function; wrs64: Function;
   flags_get: () => number;
   mul128: Function;
   div128: Function;
@@ -81,7 +89,7 @@ function emitTag(f: FnBody, va: number, size: number): void {
   f.i64(~0xfff, -1).i64And();
 }
 
-function emitRead(f: FnBody, size: number, self: number, missFn: number): void {
+function emitRead(f: FnBody, size: number, self: number, missFn: number, stack: boolean): void {
   const va = 0;
   const e = f.local(T.i32);
   emitEntry(f, va, e);
@@ -93,7 +101,7 @@ function emitRead(f: FnBody, size: number, self: number, missFn: number): void {
   if (size === 1) f.i64Load8U(); else if (size === 2) f.i64Load16U(); else if (size === 4) f.i64Load32U(); else f.i64Load();
   f.return_();
   f.end();
-  f.get(va).i32WrapI64().get(va).i64(32, 0).i64ShrU().i32WrapI64().i32(size).call(missFn);
+  f.get(va).i32WrapI64().get(va).i64(32, 0).i64ShrU().i32WrapI64().i32(size | (stack ? STACK_ACCESS : 0)).call(missFn);
   f.if_(T.i64);
   f.get(va).returnCall(self);
   f.else_();
@@ -102,7 +110,7 @@ function emitRead(f: FnBody, size: number, self: number, missFn: number): void {
   f.end();
 }
 
-function emitWrite(f: FnBody, size: number, self: number, missFn: number): void {
+function emitWrite(f: FnBody, size: number, self: number, missFn: number, stack: boolean): void {
   const va = 0, v = 1;
   const e = f.local(T.i32);
   emitEntry(f, va, e);
@@ -114,7 +122,7 @@ function emitWrite(f: FnBody, size: number, self: number, missFn: number): void 
   if (size === 1) f.i64Store8(); else if (size === 2) f.i64Store16(); else if (size === 4) f.i64Store32(); else f.i64Store();
   f.return_();
   f.end();
-  f.get(va).i32WrapI64().get(va).i64(32, 0).i64ShrU().i32WrapI64().i32(size);
+  f.get(va).i32WrapI64().get(va).i64(32, 0).i64ShrU().i32WrapI64().i32(size | (stack ? STACK_ACCESS : 0));
   f.get(v).i32WrapI64().get(v).i64(32, 0).i64ShrU().i32WrapI64();
   f.call(missFn);
   f.if_();
@@ -262,17 +270,19 @@ export function buildRuntimeModule(pages: number, maxPages: number): Uint8Array<
     f.returnCall(target);
     m.addFunction(params, results, f, name);
   };
-  for (const s of SIZES) {
-    const idx = m.declareFunction([T.i64], [T.i64], `rd${s * 8}`);
-    const f = new FnBody(1);
-    emitRead(f, s, idx, missRead);
-    m.setBody(idx, f);
-  }
-  for (const s of SIZES) {
-    const idx = m.declareFunction([T.i64, T.i64], [], `wr${s * 8}`);
-    const f = new FnBody(2);
-    emitWrite(f, s, idx, missWrite);
-    m.setBody(idx, f);
+  for (const stack of [false, true]) {
+    for (const s of SIZES) {
+      const idx = m.declareFunction([T.i64], [T.i64], `rd${stack ? 's' : ''}${s * 8}`);
+      const f = new FnBody(1);
+      emitRead(f, s, idx, missRead, stack);
+      m.setBody(idx, f);
+    }
+    for (const s of SIZES) {
+      const idx = m.declareFunction([T.i64, T.i64], [], `wr${stack ? 's' : ''}${s * 8}`);
+      const f = new FnBody(2);
+      emitWrite(f, s, idx, missWrite, stack);
+      m.setBody(idx, f);
+    }
   }
   {
     const f = new FnBody(0);

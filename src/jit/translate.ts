@@ -48,6 +48,8 @@ export function runtimeRefs(m: ModuleBuilder): RtFns {
   return {
     rd: [ref('rd8'), ref('rd16'), ref('rd32'), ref('rd64')],
     wr: [ref('wr8'), ref('wr16'), ref('wr32'), ref('wr64')],
+    rds: [ref('rds8'), ref('rds16'), ref('rds32'), ref('rds64')],
+    wrs: [ref('wrs8'), ref('wrs16'), ref('wrs32'), ref('wrs64')],
     flagsGet: ref('flags_get'), mul128: ref('mul128'), div128: ref('div128'), dispatch: ref('dispatch'),
     helper: ref('helper'), ioIn: ref('io_in'), ioOut: ref('io_out'), raise: ref('raise'), segCheck: ref('seg_check'), hot: ref('hot'),
   };

@@ -405,12 +405,10 @@ function bitTest(op: 'bt' | 'bts' | 'btr' | 'btc') {
     if (d.opKind[1] === OpKind.Register && g.isMem(0)) {
       // register bit offset addresses memory beyond the operand: signed offset / w selects the word
       g.readOp(1, n); signExtend(g, n); f.set(off);
-      addr = g.tmp64();
       g.effectiveAddress();
       f.get(off).i64(Math.log2(w), 0).i64ShrS().i64(Math.log2(n), 0).i64Shl().i64Add();
       if (d.addrSize === 4) f.zext32(); else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
-      g.linearize(g.segIndex(d.memSeg), n, op !== 'bt');
-      f.set(addr);
+      addr = g.linearizeTo(g.segIndex(d.memSeg), n, op !== 'bt');
       g.load(addr, n); f.set(v);
     } else {
       g.readOp(1, n); f.set(off);
@@ -665,11 +663,10 @@ def(M.Sahf, (g) => {
 def(M.Xlatb, (g) => {
   const f = g.f;
   const d = g.insn;
-  const v = g.tmp64(), a = g.tmp64();
+  const v = g.tmp64();
   g.getGprWidth(3, d.addrSize); g.getReg(Register.AL); f.i64Add();
   if (d.addrSize === 4) f.zext32(); else if (d.addrSize === 2) f.i64(0xffff, 0).i64And();
-  g.linearize(g.segIndex(d.memSeg), 1, false);
-  f.set(a);
+  const a = g.linearizeTo(g.segIndex(d.memSeg), 1, false);
   g.load(a, 1); f.set(v);
   g.setRegFrom(Register.AL, v);
 });

@@ -17,6 +17,8 @@ import { TLB_ENTRIES } from '../../mmu/layout.js';
 export interface RtFns {
   rd: TableFn[]; // by log2 size: rd8 rd16 rd32 rd64 : (i64 linear) -> i64
   wr: TableFn[]; // (i64 linear, i64 value)
+  rds: TableFn[]; // rd and wr for accesses through SS in 64-bit mode (non-canonical: #SS(0))
+  wrs: TableFn[];
   flagsGet: TableFn; // () -> i32
   helper: TableFn; // (i32 id) : calls a TypeScript helper bound at translation time
   ioIn: TableFn; // (port i32, size i32) -> i32
@@ -66,6 +68,8 @@ export class Gen {
   /** Kick mode of helpers this instruction calls (system instructions set it; see Kick). */
   helperKick = Kick.Never;
   private memAddrLocal = -1;
+  /** Address locals linearized through SS in 64-bit mode (their slow paths are RtFns.rds/wrs). */
+  private readonly stackAddrs = new Set<number>();
 
   constructor(
     readonly f: FnBody,
@@ -81,6 +85,7 @@ export class Gen {
   beginInsn(insn: Insn): void {
     this.insn = insn;
     this.memAddrLocal = -1;
+    this.stackAddrs.clear();
     this.helperKick = Kick.Never;
   }
 
@@ -243,15 +248,9 @@ export class Gen {
   linearize(seg: number, bytes: number, write: boolean): void {
     const f = this.f;
     if (this.is64) {
+      // Stack references to non-canonical addresses raise #SS(0), not #GP (SDM vol. 3 §6.14): such
+      // an address never hits the TLB, and the slow path the access then takes (rds/wrs) raises it.
       if (seg === 4 || seg === 5) f.i32(0).i64Load(segOff(seg, SEG_BASE)).i64Add();
-      if (seg === 2) {
-        // stack references to non-canonical addresses raise #SS(0), not #GP (SDM vol. 3 §6.14)
-        const t = this.tmp64();
-        f.tee(t).i64(0, 0x8000).i64Add().i64(48, 0).i64ShrU().i64Eqz().i32Eqz().if_();
-        this.raise(12, 0);
-        f.end();
-        f.get(t);
-      }
       return;
     }
     if (!(this.mode & (1 << (MODE_NOLIMIT_SHIFT + seg)))) {
@@ -263,13 +262,20 @@ export class Gen {
     f.i32(0).i64Load(segOff(seg, SEG_BASE)).i64Add().zext32();
   }
 
+  /** linearize the offset on the stack into a new local (which load and store then recognise as a stack address). */
+  linearizeTo(seg: number, bytes: number, write: boolean): number {
+    const t = this.tmp64();
+    this.linearize(seg, bytes, write);
+    this.f.set(t);
+    if (this.is64 && seg === 2) this.stackAddrs.add(t);
+    return t;
+  }
+
   /** Linear address of the instruction's memory operand, computed once per instruction into a local. */
   memLinear(write: boolean, bytes?: number): number {
     if (this.memAddrLocal >= 0) return this.memAddrLocal;
-    const t = this.tmp64();
     this.effectiveAddress();
-    this.linearize(this.segIndex(this.insn.memSeg), bytes ?? this.opBytes(this.memOperandIndex()), write);
-    this.f.set(t);
+    const t = this.linearizeTo(this.segIndex(this.insn.memSeg), bytes ?? this.opBytes(this.memOperandIndex()), write);
     this.memAddrLocal = t;
     return t;
   }
@@ -291,7 +297,7 @@ export class Gen {
     f.get(addr).get(e).i64Load(16).i64Add().i32WrapI64();
     if (bytes === 1) f.i64Load8U(); else if (bytes === 2) f.i64Load16U(); else if (bytes === 4) f.i64Load32U(); else f.i64Load();
     f.else_();
-    f.get(addr).callTable(this.rt.rd[log2(bytes)]);
+    f.get(addr).callTable((this.stackAddrs.has(addr) ? this.rt.rds : this.rt.rd)[log2(bytes)]);
     f.end();
   }
   /** Store local `val` to linear address in local `addr`. */
@@ -305,7 +311,7 @@ export class Gen {
     f.get(addr).get(e).i64Load(16).i64Add().i32WrapI64().get(val);
     if (bytes === 1) f.i64Store8(); else if (bytes === 2) f.i64Store16(); else if (bytes === 4) f.i64Store32(); else f.i64Store();
     f.else_();
-    f.get(addr).get(val).callTable(this.rt.wr[log2(bytes)]);
+    f.get(addr).get(val).callTable((this.stackAddrs.has(addr) ? this.rt.wrs : this.rt.wr)[log2(bytes)]);
     f.end();
   }
 

@@ -16,11 +16,10 @@ function maskSp(g: Gen, sz: number): void {
 export function push(g: Gen, val: number, n: number): void {
   const f = g.f;
   const sz = stackAddrSize(g);
-  const sp = g.tmp64(), addr = g.tmp64();
+  const sp = g.tmp64();
   g.getGprWidth(4, sz); f.i64(n, 0).i64Sub(); maskSp(g, sz); f.set(sp);
   f.get(sp);
-  g.linearize(2, n, true);
-  f.set(addr);
+  const addr = g.linearizeTo(2, n, true);
   g.store(addr, n, val);
   g.setGprWidthFrom(4, sz, sp);
 }
@@ -29,11 +28,10 @@ export function push(g: Gen, val: number, n: number): void {
 export function pop(g: Gen, n: number, extra = 0): number {
   const f = g.f;
   const sz = stackAddrSize(g);
-  const sp = g.tmp64(), addr = g.tmp64(), v = g.tmp64();
+  const sp = g.tmp64(), v = g.tmp64();
   g.getGprWidth(4, sz); f.set(sp);
   f.get(sp);
-  g.linearize(2, n, false);
-  f.set(addr);
+  const addr = g.linearizeTo(2, n, false);
   g.load(addr, n); f.set(v);
   f.get(sp).i64(n + extra, 0).i64Add(); maskSp(g, sz); f.set(sp);
   g.setGprWidthFrom(4, sz, sp);
@@ -44,10 +42,9 @@ export function pop(g: Gen, n: number, extra = 0): number {
 export function peek(g: Gen, n: number, off: number): number {
   const f = g.f;
   const sz = stackAddrSize(g);
-  const addr = g.tmp64(), v = g.tmp64();
+  const v = g.tmp64();
   g.getGprWidth(4, sz); if (off) f.i64(off, 0).i64Add(); maskSp(g, sz);
-  g.linearize(2, n, false);
-  f.set(addr);
+  const addr = g.linearizeTo(2, n, false);
   g.load(addr, n); f.set(v);
   return v;
 }

@@ -23,11 +23,8 @@ function maskAddr(g: Gen): void {
 
 /** Linear address of [seg:rSI] or [ES:rDI] into a new local. */
 function ptr(g: Gen, reg: 6 | 7, seg: number, n: number, write: boolean): number {
-  const a = g.tmp64();
   g.getGprWidth(reg, g.insn.addrSize);
-  g.linearize(seg, n, write);
-  g.f.set(a);
-  return a;
+  return g.linearizeTo(seg, n, write);
 }
 
 function advance(g: Gen, reg: 6 | 7, c: StrCtx): void {

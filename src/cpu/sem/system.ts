@@ -571,10 +571,10 @@ sys(M.Enter, (g) => {
   g.getGprWidth(4, sz); f.set(frame);
   if (level > 0) {
     for (let i = 1; i < level; i++) {
-      const a = g.tmp64(), v = g.tmp64();
+      const v = g.tmp64();
       g.getGprWidth(5, sz); f.i64(i * size, 0).i64Sub();
       if (sz === 4) f.zext32(); else if (sz === 2) f.i64(0xffff, 0).i64And();
-      g.linearize(2, size, false); f.set(a);
+      const a = g.linearizeTo(2, size, false);
       g.load(a, size); f.set(v);
       push(g, v, size);
     }
