@@ -77,9 +77,9 @@ export interface RuntimeExports {
 const SIZES = [1, 2, 4, 8];
 
 function emitEntry(f: FnBody, va: number, e: number): void {
-  // e = bank + ((va >> 12) & 4095) * 32
+  // e = bank + ((va >> 12) & 4095) * 32, the shift folded: (va >> 7) & (4095 << 5)
   f.i32(0).i32Load(TLB_BANK);
-  f.get(va).i64(12, 0).i64ShrU().i32WrapI64().i32(4095).i32And().i32(5).i32Shl();
+  f.get(va).i32WrapI64().i32(7).i32ShrU().i32(4095 << 5).i32And();
   f.i32Add().set(e);
 }
 

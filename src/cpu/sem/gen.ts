@@ -289,12 +289,12 @@ export class Gen {
   load(addr: number, bytes: number): void {
     this.alignCheck(addr, bytes);
     const f = this.f;
-    const e = this.tlbEntry(addr);
+    const e = this.tlbEntry(addr), bank = this.tlbBank();
     // inline TLB hit path; the runtime function repeats the probe and handles the miss
-    f.get(e).i64Load(0);
+    f.get(e).i64Load(bank);
     this.tlbTag(addr, bytes);
     f.i64Eq().if_(T.i64);
-    f.get(addr).get(e).i64Load(16).i64Add().i32WrapI64();
+    f.get(addr).get(e).i64Load(bank + 16).i64Add().i32WrapI64();
     if (bytes === 1) f.i64Load8U(); else if (bytes === 2) f.i64Load16U(); else if (bytes === 4) f.i64Load32U(); else f.i64Load();
     f.else_();
     f.get(addr).callTable((this.stackAddrs.has(addr) ? this.rt.rds : this.rt.rd)[log2(bytes)]);
@@ -304,24 +304,28 @@ export class Gen {
   store(addr: number, bytes: number, val: number): void {
     this.alignCheck(addr, bytes);
     const f = this.f;
-    const e = this.tlbEntry(addr);
-    f.get(e).i64Load(8);
+    const e = this.tlbEntry(addr), bank = this.tlbBank();
+    f.get(e).i64Load(bank + 8);
     this.tlbTag(addr, bytes);
     f.i64Eq().if_();
-    f.get(addr).get(e).i64Load(16).i64Add().i32WrapI64().get(val);
+    f.get(addr).get(e).i64Load(bank + 16).i64Add().i32WrapI64().get(val);
     if (bytes === 1) f.i64Store8(); else if (bytes === 2) f.i64Store16(); else if (bytes === 4) f.i64Store32(); else f.i64Store();
     f.else_();
     f.get(addr).get(val).callTable((this.stackAddrs.has(addr) ? this.rt.wrs : this.rt.wr)[log2(bytes)]);
     f.end();
   }
 
-  /** Local holding the TLB entry address for linear address `addr` (the bank follows the block's CPL). */
+  /**
+   * Local holding the offset of the TLB entry for linear address `addr` within its bank (entries
+   * are 32 bytes, indexed by the page number's low bits: (addr >> 12) * 32 = addr >> 7, masked).
+   */
   private tlbEntry(addr: number): number {
     const e = this.tmp32();
-    this.f.get(addr).i64(12, 0).i64ShrU().i32WrapI64().i32(TLB_ENTRIES - 1).i32And().i32(5).i32Shl();
-    this.f.i32(Tlb.bankBase((this.mode & 3) === 3)).i32Add().set(e);
+    this.f.get(addr).i32WrapI64().i32(7).i32ShrU().i32((TLB_ENTRIES - 1) << 5).i32And().set(e);
     return e;
   }
+  /** The TLB bank's address (it follows the code's CPL), folded into the entry loads' offsets. */
+  private tlbBank(): number { return Tlb.bankBase((this.mode & 3) === 3); }
   /** Push the tag an access of `bytes` at `addr` must match (its last byte's page: crossings miss). */
   private tlbTag(addr: number, bytes: number): void {
     this.f.get(addr);
