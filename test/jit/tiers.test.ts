@@ -110,10 +110,11 @@ describe.skipIf(!!missing)('cold tier vs hot tier on the guest kernels', () => {
   }
 });
 
-describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
-  it('code run as a region and rewritten through another virtual mapping of its page', () => {
-    // linear 2-4 MiB maps the same physical 2 MiB as 0-2 MiB: patch the loop's immediate through it
-    const src = `
+/**
+ * A loop adding its `mov eax, 5`'s immediate to RBX 200 times (a region under a low hot threshold),
+ * run twice: `patch` runs in between (it must leave RDX non-zero).
+ */
+const loopTwice = (patch: string): string => `
       mov rcx, 200
     1: mov eax, 5
       add rbx, rax
@@ -122,11 +123,17 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
       test rdx, rdx
       jnz 2f
       inc rdx
-      lea rsi, [rip + 1b + 1]
-      mov dword ptr [rsi + 0x200000], 7
+${patch}
       mov rcx, 200
       jmp 1b
     2:`;
+
+describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
+  it('code run as a region and rewritten through another virtual mapping of its page', () => {
+    // linear 2-4 MiB maps the same physical 2 MiB as 0-2 MiB: patch the loop's immediate through it
+    const src = loopTwice(`
+      lea rsi, [rip + 1b + 1]
+      mov dword ptr [rsi + 0x200000], 7`);
     const alias = (_st: unknown, m: { phys: { write64(a: number, v: number): void } }) => m.phys.write64(0x3000 + 8, 0x0 | 0x83);
     const cold = run(src, { init: alias, engine: { engine: 'cold' } });
     const hot = run(src, { init: alias, engine: { engine: 'jit', hotThreshold: 20 } });
@@ -167,15 +174,7 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
     // "mov eax, 9" over the loop's "mov eax, 5" (a big-endian FWCfgDmaAccess at DATA+0x800, its
     // address written to ports 0x514/0x518), and runs the loop again: 200 × 5 + 200 × 9.
     const KEY = 0x20;
-    const src = `
-      mov rcx, 200
-    1: mov eax, 5
-      add rbx, rax
-      dec rcx
-      jnz 1b
-      test rdx, rdx
-      jnz 2f
-      inc rdx
+    const src = loopTwice(`
       lea rax, [rip + 1b]
       bswap eax
       mov dword ptr [r15 + 0x800], ${'0x' + bswap32((KEY << 16) | 0x0a).toString(16)}
@@ -189,10 +188,7 @@ describe.skipIf(!hasAs)('cold tier vs hot tier: aliases and interrupts', () => {
       bswap eax
       mov dx, 0x518
       out dx, eax
-      mov edx, 1
-      mov rcx, 200
-      jmp 1b
-    2:`;
+      mov edx, 1`);
     const item = (_st: unknown, m: { platform: { fwcfg: { setItem(k: number, d: Uint8Array): void } } }) =>
       m.platform.fwcfg.setItem(KEY, new Uint8Array([0xb8, 9, 0, 0, 0]));
     const cold = run(src, { init: item, engine: { engine: 'cold' } });
