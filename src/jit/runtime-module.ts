@@ -2,7 +2,7 @@
 // fast path here and leave Wasm only on a miss; flags materialization and 128-bit mul/div too.
 import { ModuleBuilder, FnBody, T } from './wasm/encoder.js';
 import { TLB_BANK, BOUNCE, RET64, ICOUNT, DEADLINE, RIP, MODE, segOff, SEG_BASE, STACK_ACCESS } from '../cpu/state-layout.js';
-import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, JC } from '../mmu/layout.js';
+import { JUMP_CACHE_BASE, JUMP_CACHE_ENTRIES, JUMP_CACHE_ENTRY_SIZE, JC, TLB_ENTRIES } from '../mmu/layout.js';
 import { MODE_CS64 } from '../cpu/mode.js';
 
 /**
@@ -77,9 +77,9 @@ export interface RuntimeExports {
 const SIZES = [1, 2, 4, 8];
 
 function emitEntry(f: FnBody, va: number, e: number): void {
-  // e = bank + ((va >> 12) & 4095) * 32, the shift folded: (va >> 7) & (4095 << 5)
+  // e = bank + ((va >> 12) & (TLB_ENTRIES - 1)) * 32, the shift folded into one
   f.i32(0).i32Load(TLB_BANK);
-  f.get(va).i32WrapI64().i32(7).i32ShrU().i32(4095 << 5).i32And();
+  f.get(va).i32WrapI64().i32(7).i32ShrU().i32((TLB_ENTRIES - 1) << 5).i32And();
   f.i32Add().set(e);
 }
 
