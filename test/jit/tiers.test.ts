@@ -2,9 +2,8 @@
 // the hot tier (loops compiled into regions with registers in locals), forced here with a hot
 // threshold of a few executions. Both must leave exactly the same guest state — registers, memory,
 // faults and where they happened, instruction counts — on random programs run in loops, on random
-// bytes run as code, on loops
-// that rewrite their own code or whose code a device's DMA overwrites, on loops that fault
-// mid-region, and on the guest kernels.
+// bytes run as code, on loops that rewrite their own code or whose code a device's DMA overwrites,
+// on loops that fault mid-region, and on the guest kernels.
 import { describe, it, expect } from 'vitest';
 import { runSnippets, SNIPPET_SCRATCH, type SnippetInput } from '../../src/cpu/snippet.js';
 import { Generator } from '../oracle/gen.js';
