@@ -29,17 +29,19 @@ export interface SnippetEngine { engine?: EngineKind; hotThreshold?: number }
 
 function setup(opts: SnippetEngine): Machine {
   const m = new Machine({ memMiB: 4, ...opts });
-  const p = m.phys;
-  p.fill(0, 0x10000);
-  p.write64(PML4, PDPT | 7);
-  p.write64(PDPT, PD | 7);
-  p.write64(PD, 0x0 | 0x87); // 0-2 MiB: one user, writable 2 MiB page; 2-4 MiB left unmapped
+  m.phys.fill(0, 0x10000);
   return m;
 }
 
 function prepare(m: Machine): void {
   const cpu = m.cpu;
   const st = cpu.st;
+  // the page tables lie in the page snippets may write: rewritten for each, so none sees another's writes
+  const p = m.phys;
+  p.fill(PML4, 0x3000);
+  p.write64(PML4, PDPT | 7);
+  p.write64(PDPT, PD | 7);
+  p.write64(PD, 0x0 | 0x87); // 0-2 MiB: one user, writable 2 MiB page; 2-4 MiB left unmapped
   st.cr0 = 0x80050033;
   st.cr4 = 0x6a0; // PAE, PGE, OSFXSR, OSXMMEXCPT
   st.efer = 0xd00; // LME, LMA, NXE
