@@ -218,7 +218,26 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
   const hash = regionHash(blocks);
   f.loop();
   for (let i = 0; i < n; i++) f.block();
-  f.get(next).brTable(Array.from({ length: n }, (_, i) => i), n - 1);
+  if (hash) {
+    // `next` is a block index, or n + the RIP hash of an indirect jump (see regionHash): its arm
+    // compares RIP with its block's address and branches there, a miss leaves through dispatch
+    const arms = hash.arms, A = arms.length;
+    f.block(); // $miss
+    for (let a = 0; a < A; a++) f.block();
+    const toBlock = Array.from({ length: n }, (_, k) => A + 1 + k);
+    f.get(next).brTable([...toBlock, ...hash.slots.map((k) => (k < 0 ? A : arms.indexOf(k)))], A);
+    arms.forEach((k, a) => {
+      f.end(); // arm a, nested in arms a+1…, $miss and the block labels
+      const out = A - 1 - a;
+      f.get(rip).i64Big(blocks[k].ip).i64Eq().if_().br(out + 2 + k).end();
+      if (out > 0) f.br(out);
+    });
+    f.end(); // $miss: RIP is in the state block already
+    gen().spillRegs();
+    emitChain(f, rt.dispatch);
+  } else {
+    f.get(next).brTable(Array.from({ length: n }, (_, i) => i), n - 1);
+  }
   // The instruction budget is checked on every edge, as the cold tier's dispatch does between blocks
   // (so both tiers stop at the same instruction: runs stay deterministic whichever tier ran them).
   // `budget` = DEADLINE - ICOUNT, refreshed after runtime calls (a helper or device may have kicked,
@@ -265,22 +284,9 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
         f.end();
       });
       if (indirect && hash) {
-        // a block of this region? hash RIP onto a br_table whose arms compare it with their block's
+        // to the arm of RIP's hash at the loop head (see above)
         leaveIfSpent(g);
-        const arms = hash.arms;
-        f.block(); // $miss
-        for (let a = 0; a < arms.length; a++) f.block();
-        f.get(rip).i32WrapI64().i32(hash.shift).i32ShrU().i32(hash.mask).i32And();
-        f.brTable(hash.slots.map((k) => (k < 0 ? arms.length : arms.indexOf(k))), arms.length);
-        arms.forEach((k, a) => {
-          f.end(); // arm a: nested in arms a+1… and $miss
-          const out = arms.length - 1 - a; // labels between here and $miss's end
-          f.get(rip).i64Big(blocks[k].ip).i64Eq().if_();
-          f.i32(k).set(next).br(toLoop + out + 2);
-          f.end();
-          if (out > 0) f.br(out);
-        });
-        f.end(); // $miss
+        f.get(rip).i32WrapI64().i32(hash.shift).i32ShrU().i32(hash.mask).i32And().i32(n).i32Add().set(next).br(toLoop);
       } else if (indirect) {
         // the jump cache entry for RIP, if it names a block of this region (same mode and CS base)
         f.get(rip).i32WrapI64().set(lo);
