@@ -33,8 +33,8 @@ const text = parseElf(file, 'vmlinux').segments.find((sg) => sg.flags & 1);
 if (!text) { process.stderr.write('bench compile: vmlinux has no executable segment\n'); process.exit(2); }
 const textIp = 0xffffffff80000000n + BigInt(text.paddr);
 
-// pages spread over the whole text (every k-th), shifted by one page each round: V8 caches compiled
-// modules by their bytes, so a round that rebuilt the same modules would time cache hits
+// pages spread over the whole text (every k-th), shifted by one page each round: V8 can cache compiled
+// modules by their bytes (the engine turns that cache off; rounds on other pages stay honest either way)
 const step = Math.max(1, Math.floor(text.filesz / 4096 / PAGES));
 type Page = { ip: bigint; bytes: Uint8Array };
 const roundPages: Page[][] = [];
