@@ -215,7 +215,7 @@ function emitRegion(blocks: BlockCode[], exits: RegionExit[], mode: number, csBa
     if (known) { g.regsUsed = known.used; g.regsWritten = known.written; }
     return g;
   };
-  const hash = regionHash(blocks);
+  const hash = exits.some((x) => x.indirect) ? regionHash(blocks) : null;
   f.loop();
   for (let i = 0; i < n; i++) f.block();
   if (hash) {
