@@ -515,8 +515,8 @@ def(M.Lea, (g) => {
   const f = g.f;
   const n = g.opBytes(0);
   const v = g.tmp64();
-  g.effectiveAddress();
-  maskTo(g, n);
+  if (n === 4 && g.insn.addrSize !== 2) { g.effectiveAddress32(); f.i64ExtendI32U(); }
+  else { g.effectiveAddress(); maskTo(g, n); }
   f.set(v);
   g.writeOp(0, v, n);
 });

@@ -365,17 +365,41 @@ export class Gen {
     const f = this.f;
     if (k === OpKind.Register) {
       const info = REG[d.opReg[i]];
-      if (info.cls === RegClass.Gpr && info.width === 4) {
-        if (this.regs) { this.seen.used |= 1 << info.idx; f.get(this.regs[info.idx]).i32WrapI64(); }
-        else f.i32(0).i32Load(GPR + info.idx * 8);
-        return;
-      }
+      if (info.cls === RegClass.Gpr && info.width === 4) { this.gpr32(info.idx); return; }
     } else if (k >= OpKind.Immediate8 && k <= OpKind.Immediate32to64) {
       f.i32(Number(BigInt.asIntN(32, d.imm[i])));
       return;
     }
     this.readOp(i, 4);
     f.i32WrapI64();
+  }
+
+  /** Push GPR n's low 32 bits as an i32. */
+  private gpr32(n: number): void {
+    if (this.regs) { this.seen.used |= 1 << n; this.f.get(this.regs[n]).i32WrapI64(); }
+    else this.f.i32(0).i32Load(GPR + n * 8);
+  }
+
+  /**
+   * Push the effective address's low 32 bits as an i32 (for a 32-bit LEA: the same bits as the
+   * 64-bit sum, in one 32-bit host instruction). Not for 16-bit addressing.
+   */
+  effectiveAddress32(): void {
+    const d = this.insn;
+    const f = this.f;
+    const disp = Number(BigInt.asIntN(32, d.memDispl));
+    if (d.memBase === Register.RIP || d.memBase === Register.EIP) { f.i32(disp); return; }
+    let terms = 0;
+    if (d.memBase !== Register.None) { this.gpr32(REG[d.memBase].idx); terms++; }
+    if (d.memIndex !== Register.None) {
+      this.gpr32(REG[d.memIndex].idx);
+      if (d.memScale > 1) f.i32(Math.log2(d.memScale)).i32Shl();
+      if (terms++) f.i32Add();
+    }
+    if (disp !== 0 || terms === 0) {
+      f.i32(disp);
+      if (terms++) f.i32Add();
+    }
   }
 
   /** Write local `val` to operand i (register or memory). */
