@@ -1,6 +1,6 @@
 import { CpuState } from './state.js';
 import * as L from './state-layout.js';
-import { PageWalker, ACC_WRITE, ACC_USER, ACC_EXEC, ACC_IMPLICIT, CR0_PE, EFER_LMA } from '../mmu/paging.js';
+import { PageWalker, ACC_WRITE, ACC_USER, ACC_EXEC, ACC_IMPLICIT, CR0_PE, EFER_LMA, canonicalHi } from '../mmu/paging.js';
 import { Tlb } from '../mmu/tlb.js';
 import type { PhysMem } from '../mmu/physmem.js';
 import type { IoBus } from '../devices/iobus.js';
@@ -245,10 +245,8 @@ export class Cpu {
    * nothing on the fast path; the page walk would raise #GP instead).
    */
   private stackCanonical(lo: number, hi: number, size: number): void {
-    const top = hi >> 15;
     const lo2 = (lo + size - 1) >>> 0;
-    const top2 = (lo2 < lo ? (hi + 1) | 0 : hi) >> 15;
-    if ((top !== 0 && top !== -1) || (top2 !== 0 && top2 !== -1)) throw fault(Vec.SS, 0);
+    if (!canonicalHi(hi) || !canonicalHi(lo2 < lo ? (hi + 1) | 0 : hi)) throw fault(Vec.SS, 0);
   }
 
   tlbMissRead(lo: number, hi: number, size: number): number {

@@ -35,6 +35,12 @@ export interface Translation {
   pageMask: number;
 }
 
+/** Whether a 48-bit linear address whose high 32 bits are `hi` is canonical (bits 63..47 equal). */
+export function canonicalHi(hi: number): boolean {
+  const top = hi >> 15;
+  return top === 0 || top === -1;
+}
+
 /**
  * The page walker: 32-bit, PAE and 4-level paging with large pages, A/D bits, NX, WP, SMEP/SMAP.
  * Linear addresses arrive as (lo, hi) 32-bit halves so that no BigInt is needed.
@@ -96,9 +102,7 @@ export class PageWalker {
     let leafAddr = 0, leafLo = 0;
 
     if (efer & 0x400 /* LMA */) {
-      // canonical check: bits 63..47 equal
-      const top = hi >> 15;
-      if (top !== 0 && top !== -1) throw fault(Vec.GP, 0);
+      if (!canonicalHi(hi)) throw fault(Vec.GP, 0);
       // (the hot path of every TLB miss: no allocation, RAM reads straight from the typed array)
       const ents = this.ents;
       let table = (st.num(CR3) - (st.num(CR3) % 4096)) % 2 ** MAXPHYADDR;

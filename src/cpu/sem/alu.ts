@@ -234,8 +234,8 @@ function rotate(left: boolean, throughCarry: boolean) {
     f.set(cnt);
     if (constant === 0) { zeroCountWrite(g, n); return; }
     if (constant === null) { f.get(cnt).i64Eqz().if_(); zeroCountWrite(g, n); f.else_(); }
-    const a32 = g.tmp32();
-    if (n === 4 && !throughCarry) { g.readOp32(0); f.set(a32); }
+    const a32 = n === 4 && !throughCarry ? g.tmp32() : -1;
+    if (a32 >= 0) { g.readOp32(0); f.set(a32); }
     else { g.readOp(0, n); f.set(a); }
     g.materializeFlags();
     if (!throughCarry) {
